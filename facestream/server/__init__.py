@@ -1,0 +1,1 @@
+"""The websocket server that streams frames to game engines and browsers (server issue)."""

@@ -1,0 +1,209 @@
+"""Offscreen and on-screen shading of a head mesh with moderngl.
+
+One `Renderer` draws into its own multisampled framebuffer (EGL, no display needed) and
+returns pixels; the live viewer will hand it a window's context instead. Vertices change
+every frame (normals are recomputed on the CPU); faces and materials upload once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine.head import MATERIALS, Head
+
+# Base colours (linear-ish RGB) and specular strength of each material in MATERIALS order.
+MATERIAL_COLOURS = {
+    "skin": ((0.80, 0.58, 0.48), 0.25),
+    "lips": ((0.70, 0.33, 0.33), 0.45),
+    "teeth": ((0.93, 0.91, 0.85), 0.6),
+    "tongue": ((0.72, 0.32, 0.34), 0.5),
+    "sclera": ((0.95, 0.94, 0.92), 0.8),
+    "iris": ((0.25, 0.42, 0.55), 0.9),
+    "pupil": ((0.03, 0.03, 0.03), 1.0),
+    "mouth": ((0.35, 0.12, 0.12), 0.1),
+}
+
+_VERTEX = """
+#version 330
+uniform mat4 mvp;
+uniform mat4 model;
+in vec3 in_pos;
+in vec3 in_normal;
+in vec4 in_colour;
+out vec3 v_pos;
+out vec3 v_normal;
+out vec4 v_colour;
+void main() {
+    v_pos = (model * vec4(in_pos, 1.0)).xyz;
+    v_normal = mat3(model) * in_normal;
+    v_colour = in_colour;
+    gl_Position = mvp * vec4(in_pos, 1.0);
+}
+"""
+
+# A key light from upper left, a cool fill from the right, a rim from behind; Blinn-Phong,
+# a little wrap on the diffuse term so the skin does not look like plastic.
+_FRAGMENT = """
+#version 330
+uniform vec3 eye;
+in vec3 v_pos;
+in vec3 v_normal;
+in vec4 v_colour;
+out vec4 f_colour;
+vec3 light(vec3 n, vec3 v, vec3 dir, vec3 col, float spec) {
+    vec3 l = normalize(dir);
+    float wrap = 0.25;
+    float d = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
+    vec3 h = normalize(l + v);
+    float s = pow(max(dot(n, h), 0.0), 40.0) * spec;
+    return col * (d * v_colour.rgb + vec3(s) * 0.35);
+}
+void main() {
+    vec3 n = normalize(v_normal);
+    vec3 v = normalize(eye - v_pos);
+    if (dot(n, v) < 0.0) n = -n;
+    vec3 c = 0.10 * v_colour.rgb;
+    c += light(n, v, vec3(-0.6, 0.7, 0.9), vec3(1.00, 0.96, 0.90), v_colour.a);
+    c += light(n, v, vec3(0.8, 0.1, 0.6), vec3(0.30, 0.34, 0.42), v_colour.a);
+    float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0);
+    c += rim * vec3(0.25, 0.27, 0.32);
+    f_colour = vec4(pow(c, vec3(1.0 / 1.8)), 1.0);
+}
+"""
+
+
+def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals. verts: V x 3; faces: F x 3  ->  V x 3 float32."""
+    tri = verts[faces]  # F x 3 x 3
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # F x 3, length = 2 * area
+    n = np.zeros_like(verts, dtype=np.float32)
+    for c in range(3):
+        n[:, c] = (np.bincount(faces[:, 0], fn[:, c], len(verts))
+                   + np.bincount(faces[:, 1], fn[:, c], len(verts))
+                   + np.bincount(faces[:, 2], fn[:, c], len(verts)))
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
+def _perspective(fov_y_deg: float, aspect: float, near: float, far: float) -> np.ndarray:
+    f = 1.0 / np.tan(np.radians(fov_y_deg) / 2)
+    return np.array([[f / aspect, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]], dtype=np.float32)
+
+
+def _look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    f = target - eye
+    f = f / np.linalg.norm(f)
+    s = np.cross(f, up)
+    s = s / np.linalg.norm(s)
+    u = np.cross(s, f)
+    m = np.eye(4, dtype=np.float32)
+    m[0, :3], m[1, :3], m[2, :3] = s, u, -f
+    m[:3, 3] = -m[:3, :3] @ eye
+    return m
+
+
+@dataclass
+class Camera:
+    """An orbit camera around `target`: yaw/pitch in degrees, distance in metres."""
+
+    target: np.ndarray
+    distance: float
+    yaw: float = 0.0
+    pitch: float = 0.0
+    fov_y: float = 25.0
+
+    @classmethod
+    def framing(cls, verts: np.ndarray, fov_y: float = 25.0, margin: float = 1.15) -> "Camera":
+        """A frontal camera that fits the mesh's bounding box (V x 3) with some margin."""
+        lo, hi = verts.min(0), verts.max(0)
+        radius = float(np.max(hi - lo)) / 2 * margin
+        dist = radius / np.tan(np.radians(fov_y) / 2) + float(hi[2] - lo[2]) / 2
+        return cls(target=((lo + hi) / 2).astype(np.float32), distance=dist, fov_y=fov_y)
+
+    def eye(self) -> np.ndarray:
+        y, p = np.radians(self.yaw), np.radians(self.pitch)
+        d = np.array([np.sin(y) * np.cos(p), np.sin(p), np.cos(y) * np.cos(p)])
+        return (self.target + self.distance * d).astype(np.float32)
+
+    def matrices(self, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+        """(projection @ view, eye position)."""
+        eye = self.eye()
+        proj = _perspective(self.fov_y, aspect, self.distance * 0.05, self.distance * 10)
+        return proj @ _look_at(eye, self.target), eye
+
+
+class Renderer:
+    """Shades one head at a fixed size.
+
+    render(verts V x 3) -> H x W x 3 uint8. Construct with `ctx=None` for an offscreen EGL
+    context (needs libEGL and Mesa; no display). Not thread-safe: use it from one thread.
+    """
+
+    def __init__(self, head: Head, width: int = 512, height: int = 512, samples: int = 4,
+                 ctx=None, background=(0.93, 0.94, 0.96)):
+        try:
+            import moderngl
+        except ImportError as e:
+            raise ImportError("rendering needs moderngl: pip install 'facestream[viewer]'") from e
+        if ctx is None:
+            try:
+                ctx = moderngl.create_standalone_context(backend="egl")
+            except Exception as e:
+                raise RuntimeError(
+                    "could not create an offscreen OpenGL context through EGL: install "
+                    "libegl1 libegl-mesa0 libgl1-mesa-dri (apt) or run `make deps`") from e
+        self.ctx, self.head = ctx, head
+        self.size = (int(width), int(height))
+        self.background = background
+        self.prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
+        self.faces = np.ascontiguousarray(head.faces, dtype=np.int32)
+        n = head.num_vertices
+        mats = head.vertex_material if head.vertex_material is not None else np.zeros(n, np.uint8)
+        table = np.array([(*MATERIAL_COLOURS[m][0], MATERIAL_COLOURS[m][1]) for m in MATERIALS],
+                         dtype=np.float32)
+        self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
+        self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
+        self.vbo_col = ctx.buffer(table[mats].tobytes())
+        self.ibo = ctx.buffer(self.faces.tobytes())
+        self.vao = ctx.vertex_array(self.prog, [(self.vbo_pos, "3f", "in_pos"),
+                                                (self.vbo_nrm, "3f", "in_normal"),
+                                                (self.vbo_col, "4f", "in_colour")], self.ibo)
+        samples = min(samples, ctx.max_samples)
+        self.fbo_ms = ctx.framebuffer(ctx.renderbuffer(self.size, samples=samples),
+                                      ctx.depth_renderbuffer(self.size, samples=samples))
+        self.fbo = ctx.framebuffer(ctx.renderbuffer(self.size), ctx.depth_renderbuffer(self.size))
+        self.camera = Camera.framing(head.template)
+
+    def draw(self, verts: np.ndarray, target=None) -> None:
+        """Draw `verts` (V x 3) into `target` (a framebuffer; the offscreen one if None)."""
+        import moderngl
+        verts = np.ascontiguousarray(verts, dtype=np.float32)
+        if verts.shape != (self.head.num_vertices, 3):
+            raise ValueError(f"expected {self.head.num_vertices} x 3 vertices, got {verts.shape}")
+        self.vbo_pos.write(verts.tobytes())
+        self.vbo_nrm.write(vertex_normals(verts, self.faces).tobytes())
+        fbo = target if target is not None else self.fbo_ms
+        fbo.use()
+        w, h = fbo.size
+        mvp, eye = self.camera.matrices(w / h)
+        self.prog["mvp"].write(mvp.T.copy().tobytes())
+        self.prog["model"].write(np.eye(4, dtype=np.float32).tobytes())
+        self.prog["eye"].value = tuple(float(x) for x in eye)
+        self.ctx.enable(moderngl.DEPTH_TEST)
+        fbo.clear(*self.background, 1.0)
+        self.vao.render(moderngl.TRIANGLES)
+
+    def render(self, verts: np.ndarray) -> np.ndarray:
+        """Offscreen: V x 3 vertices -> H x W x 3 uint8 image (row 0 at the top)."""
+        self.draw(verts)
+        self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
+        w, h = self.size
+        img = np.frombuffer(self.fbo.read(components=3), dtype=np.uint8).reshape(h, w, 3)
+        return img[::-1].copy()
+
+    def release(self) -> None:
+        for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.ibo, self.fbo,
+                    self.fbo_ms, self.prog):
+            obj.release()
