@@ -70,6 +70,13 @@ class Head:
             (self.skin_weights.shape == (v, vocab.NUM_JOINTS), "skin_weights must be V x J"),
             (self.faces.size == 0 or (0 <= self.faces.min() and self.faces.max() < v),
              "faces index vertices that do not exist"),
+            (len(self.parents) == vocab.NUM_JOINTS, f"parents must list {vocab.NUM_JOINTS} joints"),
+            (self.shape_dirs is None or self.shape_dirs.shape[1:] == (v, 3),
+             "shape_dirs must be S x V x 3"),
+            (self.pose_dirs is None or self.pose_dirs.shape == (9 * (vocab.NUM_JOINTS - 1), v, 3),
+             f"pose_dirs must be {9 * (vocab.NUM_JOINTS - 1)} x V x 3"),
+            (self.joint_regressor is None or self.joint_regressor.shape == (vocab.NUM_JOINTS, v),
+             "joint_regressor must be J x V"),
         ]
         for ok, msg in checks:
             if not ok:
@@ -163,7 +170,7 @@ class Head:
         if not path.exists():
             raise HeadFileError(f"head file not found: {path} (give the path to a .npz head "
                                 "or a FLAME .pkl; omit --head for the default head)")
-        if path.suffix == ".pkl":
+        if path.suffix.lower() == ".pkl":
             from .flame import load_flame
             return load_flame(path)
         try:
