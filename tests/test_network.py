@@ -1,0 +1,76 @@
+"""The streaming network: chunking is invisible, states are explicit, the config validates."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the network needs the train extra")
+from facestream import vocab  # noqa: E402
+from facestream.training.network import (OUT_DIM, ModelConfig, StreamingFaceNet,  # noqa: E402
+                                         decode_outputs, make_cond)
+
+SMALL = ModelConfig(n_mels=32, channels=48, conv_layers=2, gru_hidden=64, lookahead=2)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return StreamingFaceNet(SMALL).eval()
+
+
+def run_chunked(net, audio, cond, sizes):
+    state, outs, t = net.init_state(audio.shape[0]), [], 0
+    for n in sizes:
+        o, *state = net(audio[:, t * vocab.HOP_SAMPLES:(t + n) * vocab.HOP_SAMPLES],
+                        cond[:, t:t + n], *state)
+        outs.append(o)
+        t += n
+    return torch.cat(outs, dim=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_chunkings_give_the_whole_clip_frames(net, seed):
+    rng = np.random.default_rng(seed)
+    n = 61
+    audio = torch.tensor(rng.normal(size=(2, n * vocab.HOP_SAMPLES)) * 0.1, dtype=torch.float32)
+    cond = torch.tensor(rng.random((2, n, 8)), dtype=torch.float32)
+    with torch.no_grad():
+        whole = net(audio, cond, *net.init_state(2))[0]
+        sizes = []
+        while sum(sizes) < n:
+            sizes.append(int(min(rng.integers(1, 12), n - sum(sizes))))
+        chunked = run_chunked(net, audio, cond, sizes)
+    assert whole.shape == (2, n, OUT_DIM)
+    assert (chunked - whole).abs().max().item() < 1e-4
+
+
+def test_output_is_causal(net):
+    """Changing audio after frame t never changes outputs up to t."""
+    rng = np.random.default_rng(3)
+    a = torch.tensor(rng.normal(size=(1, 40 * vocab.HOP_SAMPLES)), dtype=torch.float32)
+    b = a.clone()
+    b[:, 25 * vocab.HOP_SAMPLES:] = torch.randn(1, 15 * vocab.HOP_SAMPLES)
+    cond = torch.zeros(1, 40, 8)
+    with torch.no_grad():
+        oa = net(a, cond, *net.init_state(1))[0]
+        ob = net(b, cond, *net.init_state(1))[0]
+    assert torch.equal(oa[:, :25], ob[:, :25])
+    assert not torch.equal(oa[:, 25:], ob[:, 25:])
+
+
+def test_decoded_outputs_are_bounded(net):
+    out = torch.randn(3, 7, OUT_DIM) * 10
+    d = decode_outputs(out)
+    assert d["arkit"].shape == (3, 7, 52) and d["arkit"].min() >= 0 and d["arkit"].max() <= 1
+    assert d["jaw"].abs().max() <= 0.6 and d["closure"].shape == (3, 7)
+
+
+def test_cond_layout():
+    e = torch.zeros(1, 4, 7)
+    e[..., 1] = 1
+    c = make_cond(e, torch.full((1, 4), 0.5))
+    assert c.shape == (1, 4, 8) and c[0, 0, 1] == 0.5 and c[0, 0, 7] == 0.5
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="lookahead"):
+        ModelConfig(lookahead=-1).validate()
+    assert ModelConfig(lookahead=2).algorithmic_latency_ms == pytest.approx(30.0)
