@@ -49,7 +49,7 @@ EMOTION_NAMES: tuple[str, ...] = (
 NUM_EMOTIONS = len(EMOTION_CODES)  # E = 7
 _EMOTION_ALIASES: dict[str, int] = {}
 for _i, (_c, _n) in enumerate(zip(EMOTION_CODES, EMOTION_NAMES)):
-    for _alias in (_c, _n, _n.rstrip("d") if _n.endswith("ed") else _n):
+    for _alias in (_c, _n):
         _EMOTION_ALIASES[_alias.lower()] = _i
 _EMOTION_ALIASES.update({"surprise": 3, "fear": 4, "disgust": 5, "anger": 6, "happiness": 1,
                          "sadness": 2, "neu": 0})
