@@ -10,6 +10,7 @@ d=${APT_EXTRA_DIR:-/tmp/facestream-apt-extra}
 o="-o Dir::Etc::SourceParts=$d/sources.list.d -o Dir::Etc::SourceList=/dev/null -o Dir::State::Lists=$d/lists"
 
 MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
+  fortunes-min fortunes fortunes-de fortunes-es fortunes-it fortunes-pl fortunes-cs fortunes-br fortunes-zh
   asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
   asterisk-prompt-it-menardi-wav"

@@ -12,37 +12,71 @@ import numpy as np
 
 from .. import vocab
 
-# Weights at intensity 1.0 (ARKit names -> weight in [0, 1]). Neutral is all zeros.
+# Weights at intensity 1.0 (ARKit names -> weight in [0, 1]). Neutral is all zeros. The
+# action units (AU) are those of Ekman & Friesen's prototypes (FACS Investigator's Guide,
+# 2002, table 10-1); the ARKit shape carrying each AU is in the comments. Tuned by eye on
+# the default head, where the brows move little (it has no brow hair or forehead wrinkles),
+# so the eyelids and mouth carry most of each expression.
 EMOTION_PRESETS: dict[str, dict[str, float]] = {
     "neutral": {},
-    # AU6 + AU12 (+ AU25 slightly parted lips)
-    "happy": {"cheekSquintLeft": 0.6, "cheekSquintRight": 0.6, "mouthSmileLeft": 0.8,
-              "mouthSmileRight": 0.8, "eyeSquintLeft": 0.3, "eyeSquintRight": 0.3,
-              "mouthUpperUpLeft": 0.15, "mouthUpperUpRight": 0.15},
-    # AU1 + AU4 + AU15 (+ AU17 chin raiser)
-    "sad": {"browInnerUp": 0.8, "browDownLeft": 0.25, "browDownRight": 0.25,
-            "mouthFrownLeft": 0.7, "mouthFrownRight": 0.7, "mouthShrugLower": 0.35,
-            "eyeSquintLeft": 0.15, "eyeSquintRight": 0.15},
-    # AU1 + AU2 + AU5 + AU26
+    # AU6 cheek raiser (cheekSquint, eyeSquint) + AU12 lip corner puller (mouthSmile);
+    # a little AU10 and AU14 (dimple) show the teeth and deepen the smile, as in a
+    # Duchenne smile.
+    "happy": {"cheekSquintLeft": 0.7, "cheekSquintRight": 0.7, "mouthSmileLeft": 0.85,
+              "mouthSmileRight": 0.85, "eyeSquintLeft": 0.35, "eyeSquintRight": 0.35,
+              "mouthUpperUpLeft": 0.15, "mouthUpperUpRight": 0.15,
+              "mouthDimpleLeft": 0.15, "mouthDimpleRight": 0.15},
+    # AU1 inner brow raiser (browInnerUp) + AU4 brow lowerer (browDown) + AU15 lip corner
+    # depressor (mouthFrown), with AU17 chin raiser (mouthShrugLower) and the drooping lids
+    # and lowered gaze (AU41/AU64: eyeBlink, eyeLookDown) of the prototype's variants.
+    "sad": {"browInnerUp": 0.9, "browDownLeft": 0.3, "browDownRight": 0.3,
+            "mouthFrownLeft": 0.9, "mouthFrownRight": 0.9, "mouthShrugLower": 0.35,
+            "eyeSquintLeft": 0.15, "eyeSquintRight": 0.15, "eyeBlinkLeft": 0.12,
+            "eyeBlinkRight": 0.12, "eyeLookDownLeft": 0.12, "eyeLookDownRight": 0.12},
+    # AU1 + AU2 outer brow raiser (browOuterUp) + AU5 upper lid raiser (eyeWide) + AU26
+    # jaw drop (jawOpen)
     "surprised": {"browInnerUp": 0.9, "browOuterUpLeft": 0.9, "browOuterUpRight": 0.9,
                   "eyeWideLeft": 0.8, "eyeWideRight": 0.8, "jawOpen": 0.3},
-    # AU1 + AU2 + AU4 + AU5 + AU20 + AU26
+    # AU1 + AU2 + AU4 + AU5 + AU20 lip stretcher (mouthStretch) + AU26
     "fearful": {"browInnerUp": 0.9, "browOuterUpLeft": 0.4, "browOuterUpRight": 0.4,
                 "browDownLeft": 0.3, "browDownRight": 0.3, "eyeWideLeft": 0.9,
                 "eyeWideRight": 0.9, "mouthStretchLeft": 0.6, "mouthStretchRight": 0.6,
                 "jawOpen": 0.15},
-    # AU9 + AU10 + AU15 + AU16
+    # AU9 nose wrinkler (noseSneer) + AU10 upper lip raiser (mouthUpperUp) + AU15
+    # (mouthFrown) + AU16 lower lip depressor (mouthLowerDown); AU9 also lowers the brows
+    # and narrows the eyes.
     "disgusted": {"noseSneerLeft": 0.8, "noseSneerRight": 0.8, "mouthUpperUpLeft": 0.5,
                   "mouthUpperUpRight": 0.5, "mouthFrownLeft": 0.4, "mouthFrownRight": 0.4,
                   "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3,
                   "browDownLeft": 0.4, "browDownRight": 0.4, "eyeSquintLeft": 0.4,
                   "eyeSquintRight": 0.4},
-    # AU4 + AU5 + AU7 + AU23 (+ AU24 lip presser)
+    # AU4 (browDown) + AU5 (eyeWide) + AU7 lid tightener (eyeSquint) + AU23 lip tightener
+    # (mouthRollUpper/Lower narrow the red of the lips) with AU24 lip presser (mouthPress).
     "angry": {"browDownLeft": 0.9, "browDownRight": 0.9, "eyeSquintLeft": 0.5,
               "eyeSquintRight": 0.5, "eyeWideLeft": 0.2, "eyeWideRight": 0.2,
               "mouthPressLeft": 0.6, "mouthPressRight": 0.6, "noseSneerLeft": 0.3,
-              "noseSneerRight": 0.3, "mouthRollLower": 0.2},
+              "noseSneerRight": 0.3, "mouthRollLower": 0.2, "mouthRollUpper": 0.15},
 }
+
+# How each emotion changes the way one speaks, as gains on groups of speech shapes at
+# intensity 1 (1 = unchanged; a mixture or a lower intensity interpolates towards 1).
+# jaw: jawOpen; lips: mouthUpperUp/LowerDown; round: mouthPucker/Funnel; spread:
+# mouthStretch; press: mouthPress added at bilabial closures. After articulatory studies
+# of emotional speech: smiling spreads the lips and limits protrusion (Tartter 1980;
+# Fagel 2010); angry and happy speech move the jaw further, sad speech less and with
+# reduced articulation (Erickson et al. 2000; Lee, Yildirim, Kazemzadeh & Narayanan 2005,
+# EMA); surprise opens the jaw (AU26); fear stretches the lips (AU20) and restrains the
+# jaw; disgust raises the upper lip (AU10) and withholds rounding.
+EMOTION_ARTICULATION: dict[str, dict[str, float]] = {
+    "neutral":   {"jaw": 1.00, "lips": 1.00, "round": 1.00, "spread": 1.00, "press": 0.0},
+    "happy":     {"jaw": 1.05, "lips": 1.10, "round": 0.60, "spread": 1.40, "press": 0.0},
+    "sad":       {"jaw": 0.70, "lips": 0.75, "round": 0.85, "spread": 0.80, "press": 0.0},
+    "surprised": {"jaw": 1.25, "lips": 1.15, "round": 1.10, "spread": 0.90, "press": 0.0},
+    "fearful":   {"jaw": 0.90, "lips": 0.95, "round": 0.70, "spread": 1.30, "press": 0.0},
+    "disgusted": {"jaw": 0.85, "lips": 1.00, "round": 0.75, "spread": 1.10, "press": 0.0},
+    "angry":     {"jaw": 1.20, "lips": 1.15, "round": 0.95, "spread": 1.05, "press": 0.3},
+}
+ARTICULATION_GROUPS: tuple[str, ...] = ("jaw", "lips", "round", "spread", "press")
 
 
 def _preset_matrix() -> np.ndarray:
@@ -56,6 +90,11 @@ def _preset_matrix() -> np.ndarray:
 # E x K: row e is emotion e's expression at intensity 1.
 EMOTION_ARKIT: np.ndarray = _preset_matrix()
 EMOTION_ARKIT.setflags(write=False)
+# E x 5: row e is emotion e's articulation gains (ARTICULATION_GROUPS order) at intensity 1.
+EMOTION_GAINS: np.ndarray = np.array(
+    [[EMOTION_ARTICULATION[n][g] for g in ARTICULATION_GROUPS] for n in vocab.EMOTION_NAMES],
+    dtype=np.float32)
+EMOTION_GAINS.setflags(write=False)
 
 
 def emotion_vector(emotion) -> np.ndarray:

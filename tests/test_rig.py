@@ -1,0 +1,258 @@
+"""The articulation rig and the mouth measures, checked on the default head's mesh."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from facestream import vocab
+from facestream.engine import metrics
+from facestream.training import phonemes
+from facestream.training.corpus import rig
+from facestream.training.corpus.types import PhoneSeg
+
+JAW = vocab.ARKIT_INDEX["jawOpen"]
+BILABIAL_MAX_GAP = 1e-3  # m
+
+
+def seq(*spec, start=0.0):
+    """PhoneSeg list from (symbol, milliseconds) pairs."""
+    out, t = [], start
+    for sym, ms in spec:
+        out.append(PhoneSeg(t, t + ms / 1000, sym))
+        t += ms / 1000
+    return out
+
+
+def centre_frame(seg, fps=vocab.INTERNAL_FPS):
+    """The frame whose span holds the segment's centre."""
+    return int(0.5 * (seg.start + seg.end) * fps)
+
+
+def mesh(head, arkit, jaw):
+    """Vertices (B x V x 3) of ARKit weights (B x K) and jaw rotations (B x 3)."""
+    pose = np.zeros((len(arkit), vocab.POSE_DIM), np.float32)
+    pose[:, vocab.POSE_SLICES["jaw"]] = jaw
+    return head.forward(arkit, pose)
+
+
+# Bilabials in many contexts and at many rates: open, close, rounded and spread vowels,
+# clusters, utterance edges, and segments as short as 35 ms.
+BILABIAL_UTTERANCES = [
+    seq(("sil", 200), ("aa", 150), ("b", 70), ("aa", 150), ("m", 60), ("iy", 120), ("p", 80),
+        ("uw", 150), ("sil", 300)),
+    seq(("sil", 100), ("ae", 90), ("m", 40), ("p", 50), ("ay", 160), ("b", 35), ("aw", 180),
+        ("sil", 200)),
+    seq(("m", 80), ("aa", 300), ("p", 45), ("s", 80), ("ow", 140), ("b", 60), ("sil", 150)),
+    seq(("sil", 150), ("w", 50), ("ah", 60), ("m", 40), ("ih", 50), ("b", 40), ("eh", 60),
+        ("p", 40), ("ao", 100), ("m", 120)),
+]
+
+
+def bilabial_gaps(head, phones, style, rng=None):
+    art = rig.articulate(phones, style=style, rng=rng)
+    frames = [centre_frame(s) for s in phones if s.phone in phonemes.BILABIALS]
+    v = mesh(head, art.arkit[frames], art.jaw[frames])
+    return metrics.lip_gap(head, v, signed=True)
+
+
+# ---- the measures ----------------------------------------------------------------------
+def test_measures_at_rest_and_batched(head):
+    rest = head.template
+    assert metrics.lip_gap(head, rest) < 0.5e-3  # the default head rests with lips together
+    assert 0.040 < metrics.mouth_width(head, rest) < 0.060
+    assert 0.003 < metrics.lip_to_upper_teeth(head, rest) < 0.010
+    open_ = np.zeros((3, vocab.NUM_ARKIT), np.float32)
+    open_[:, JAW] = [0.0, 0.3, 0.6]
+    v = mesh(head, open_, vocab.jaw_open_to_pose(open_[:, JAW]))
+    gap = metrics.lip_gap(head, v)
+    assert gap.shape == (3,) and np.all(np.diff(gap) > 5e-3)  # opens by centimetres
+
+
+def test_measures_need_a_lips_region(head):
+    bare = dataclasses.replace(head, regions={})
+    with pytest.raises(ValueError, match="lips"):
+        metrics.lip_gap(bare, bare.template)
+    with pytest.raises(ValueError, match="vertices"):
+        metrics.mouth_width(head, head.template[:10])
+
+
+# ---- the viseme table --------------------------------------------------------------------
+def test_every_phone_has_a_viseme_in_range():
+    for p in phonemes.INVENTORY:
+        tv = rig.viseme(p.symbol)
+        assert tv.shape == (rig.NUM_PARAMS, 2), p.symbol
+        assert (tv[:, 0] >= 0).all() and (tv[:, 0] <= 1).all(), p.symbol
+        assert (tv[:, 1] > 0).all(), p.symbol
+
+
+def test_open_vowels_open_the_jaw_in_proportion_to_height(head):
+    order = ["iy", "ih", "ey", "eh", "ae", "aa"]  # height rising
+    heights = [phonemes.phone(v).height for v in order]
+    assert heights == sorted(heights)
+    jaws, gaps = [], []
+    for v in order:
+        ph = seq(("sil", 300), (v, 250), ("sil", 300))
+        art = rig.articulate(ph)
+        f = centre_frame(ph[1])
+        jaws.append(art.arkit[f, JAW])
+        v = mesh(head, art.arkit[f:f + 1], art.jaw[f:f + 1])
+        gaps.append(float(metrics.lip_gap(head, v)[0]))
+    assert np.all(np.diff(jaws) > 0), jaws
+    assert np.all(np.diff(gaps) > 0), gaps
+    assert gaps[-1] > 0.010 and gaps[0] < 0.004  # /a/ opens a centimetre, /i/ a few mm
+
+
+def test_rounded_vowels_narrower_than_spread_vowels(head):
+    width = {}
+    for v in ("iy", "ey", "eh", "uw", "ow", "oh", "y"):
+        ph = seq(("sil", 300), ("t", 60), (v, 250), ("t", 60), ("sil", 300))
+        art = rig.articulate(ph)
+        f = centre_frame(ph[2])
+        width[v] = float(metrics.mouth_width(head, mesh(head, art.arkit[f:f + 1],
+                                                        art.jaw[f:f + 1]))[0])
+    rest = float(metrics.mouth_width(head, head.template))
+    for rounded in ("uw", "ow", "oh", "y"):
+        for spread in ("iy", "ey", "eh"):
+            assert width[rounded] < width[spread] - 0.004, (rounded, spread, width)
+        assert width[rounded] < rest - 0.003
+    assert width["iy"] > rest + 0.002
+
+
+def test_labiodentals_bring_the_lower_lip_to_the_upper_teeth(head):
+    for f in ("f", "v"):
+        for v in ("aa", "iy", "uw"):
+            ph = seq(("sil", 200), (v, 150), (f, 90), (v, 150), ("sil", 200))
+            art = rig.articulate(ph)
+            frames = [centre_frame(ph[1]) - 4, centre_frame(ph[2])]  # vowel (visual), fricative
+            d = metrics.lip_to_upper_teeth(head, mesh(head, art.arkit[frames], art.jaw[frames]))
+            assert d[1] < 3e-3, (f, v, d)
+            assert d[1] < d[0] - 2e-3, (f, v, d)
+
+
+def test_silence_returns_to_rest(head):
+    ph = seq(("sil", 400), ("uw", 150), ("m", 70), ("aa", 150), ("sil", 700), ("iy", 150),
+              ("f", 80), ("sil", 300))
+    art = rig.articulate(ph)
+    pause = ph[4]
+    mid = slice(int(pause.start * 100) + 25, int(pause.end * 100) - 25)
+    assert np.abs(art.arkit[mid]).max() < 0.02
+    assert np.abs(art.jaw[mid]).max() < 0.02 * vocab.JAW_OPEN_MAX_RAD
+    gap = metrics.lip_gap(head, mesh(head, art.arkit[mid], art.jaw[mid]))
+    assert gap.max() < 0.7e-3
+    assert np.abs(art.arkit[:10]).max() < 0.02  # utterance-initial silence too
+
+
+# ---- bilabial closure ---------------------------------------------------------------------
+def test_bilabials_close_the_lips_on_the_mesh(head):
+    worst = max(bilabial_gaps(head, ph, rig.ArticulationStyle()).max()
+                for ph in BILABIAL_UTTERANCES)
+    assert worst < BILABIAL_MAX_GAP, f"lips {worst * 1e3:.2f} mm apart at a bilabial"
+
+
+def test_bilabials_close_for_random_speakers(head):
+    rng = np.random.default_rng(7)
+    worst = -1.0
+    for _ in range(12):
+        style = rig.ArticulationStyle.sample(rng)
+        for ph in BILABIAL_UTTERANCES:
+            worst = max(worst, float(bilabial_gaps(head, ph, style, rng).max()))
+    extreme = rig.ArticulationStyle(amplitude=2.0, jaw_share=1.0, rounding=2.0, spread=2.0,
+                                    asymmetry=0.3, lead=0.15, coarticulation=4.0,
+                                    smoothing=0.1, variability=0.5)
+    for ph in BILABIAL_UTTERANCES:
+        worst = max(worst, float(bilabial_gaps(head, ph, extreme, rng).max()))
+    assert worst < BILABIAL_MAX_GAP, f"lips {worst * 1e3:.2f} mm apart at a bilabial"
+
+
+def test_bilabials_override_the_jaw_of_their_neighbours():
+    ph = seq(("sil", 200), ("aa", 150), ("b", 70), ("aa", 150), ("sil", 200))
+    art = rig.articulate(ph)
+    jaw = art.arkit[:, JAW]
+    assert jaw[centre_frame(ph[2])] <= rig.JAW_AT_CLOSURE
+    assert jaw[centre_frame(ph[2])] < 0.7 * jaw[centre_frame(ph[1]) - 4]
+    assert art.closure[centre_frame(ph[2])] == 1.0
+
+
+# ---- coarticulation and timing -------------------------------------------------------------
+def test_rounding_is_anticipated_and_carried_over():
+    pucker = vocab.ARKIT_INDEX["mouthPucker"]
+
+    def at(phones, i):
+        return rig.articulate(phones).arkit[centre_frame(phones[i]), pucker]
+
+    spread = seq(("sil", 200), ("iy", 150), ("s", 90), ("t", 70), ("iy", 150), ("sil", 200))
+    ahead = seq(("sil", 200), ("iy", 150), ("s", 90), ("t", 70), ("uw", 150), ("sil", 200))
+    behind = seq(("sil", 200), ("uw", 150), ("s", 90), ("t", 70), ("iy", 150), ("sil", 200))
+    assert at(ahead, 2) > at(spread, 2) + 0.15  # /s/ rounds before /u/
+    assert at(behind, 2) > at(spread, 2) + 0.1  # /s/ stays rounded after /u/
+
+
+def test_lead_shifts_the_lips_earlier():
+    ph = seq(("sil", 300), ("aa", 200), ("m", 80), ("aa", 200), ("sil", 300))
+    a0 = rig.articulate(ph, style=rig.ArticulationStyle(lead=0.0))
+    a5 = rig.articulate(ph, style=rig.ArticulationStyle(lead=0.05))
+    onset = [int(np.argmax(a.closure > 0.5)) for a in (a0, a5)]
+    assert onset[0] - onset[1] == 5
+    jaw0, jaw5 = a0.arkit[:, JAW], a5.arkit[:, JAW]
+    lags = range(-10, 11)
+    err = [np.abs(np.roll(jaw5, k)[20:-20] - jaw0[20:-20]).mean() for k in lags]
+    assert list(lags)[int(np.argmin(err))] == 5
+    assert 0.03 <= rig.ArticulationStyle().lead <= 0.05
+
+
+def test_outputs_in_range_and_jaw_follows_jaw_open():
+    rng = np.random.default_rng(3)
+    symbols = [p.symbol for p in phonemes.INVENTORY]
+    for _ in range(8):
+        n = int(rng.integers(5, 40))
+        ph = seq(*[(str(rng.choice(symbols)), float(rng.uniform(20, 250))) for _ in range(n)])
+        art = rig.articulate(ph, style=rig.ArticulationStyle.sample(rng), rng=rng)
+        t = int(np.ceil(ph[-1].end * 100 - 1e-9))
+        assert art.arkit.shape == (t, vocab.NUM_ARKIT) and art.arkit.dtype == np.float32
+        assert art.arkit.min() >= 0.0 and art.arkit.max() <= 1.0
+        assert art.jaw.shape == (t, 3)
+        assert np.array_equal(art.jaw, vocab.jaw_open_to_pose(art.arkit[:, JAW]))
+        assert np.array_equal(art.jaw[:, 0],
+                              (art.arkit[:, JAW] * np.float32(vocab.JAW_OPEN_MAX_RAD)))
+        assert art.phone_ids.dtype == np.int16 and art.phone_ids.max() < phonemes.NUM_PHONES
+
+
+def test_phone_ids_are_the_phone_at_each_frame_centre():
+    ph = seq(("sil", 100), ("b", 57), ("aa", 100), ("sil", 50))
+    ids = rig.articulate(ph, n_frames=35).phone_ids
+    names = [phonemes.INVENTORY[i].symbol for i in ids]
+    assert names[:10] == ["sil"] * 10
+    assert names[10:16] == ["b"] * 6  # frame 15 is centred at 155 ms, still inside /b/
+    assert names[16:26] == ["aa"] * 10 and names[26:] == ["sil"] * 9
+
+
+def test_deterministic_for_a_seed_and_varied_across_seeds():
+    ph = BILABIAL_UTTERANCES[0]
+    runs = []
+    for seed in (11, 11, 12):
+        rng = np.random.default_rng(seed)
+        runs.append(rig.articulate(ph, style=rig.ArticulationStyle.sample(rng), rng=rng).arkit)
+    assert np.array_equal(runs[0], runs[1])
+    assert np.abs(runs[0] - runs[2]).max() > 0.02
+    assert np.array_equal(rig.articulate(ph).arkit, rig.articulate(ph).arkit)
+
+
+def test_styles_are_validated_and_samples_plausible():
+    with pytest.raises(ValueError, match="lead"):
+        rig.ArticulationStyle(lead=0.5)
+    with pytest.raises(ValueError, match="amplitude"):
+        rig.ArticulationStyle(amplitude=float("nan"))
+    rng = np.random.default_rng(0)
+    styles = [rig.ArticulationStyle.sample(rng) for _ in range(200)]
+    amp = np.array([s.amplitude for s in styles])
+    assert 0.9 < np.median(amp) < 1.1 and amp.min() < 0.85 and amp.max() > 1.15
+    assert all(0.025 <= s.lead <= 0.06 for s in styles)
+
+
+def test_bad_phones_are_rejected():
+    with pytest.raises(ValueError, match="inventory"):
+        rig.articulate(seq(("sil", 100), ("xx", 100)))
+    with pytest.raises(ValueError, match="at least one"):
+        rig.articulate([])
+    with pytest.raises(ValueError, match="end"):
+        rig.articulate([PhoneSeg(0.2, 0.1, "aa")])
