@@ -25,6 +25,11 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from .training.train import main as train_main
+    return train_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="facestream",
                                  description="Real-time speech-driven 3D facial animation.")
@@ -41,12 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", help="a head file (.npz or FLAME .pkl); default: embedded head")
     p.add_argument("--size", type=int, default=384, help="pixels per panel (square)")
     p.set_defaults(func=_cmd_demo)
+
+    from .training.corpus.cli import add_parser as add_data
+    add_data(sub)
+
+    p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
+                       add_help=False)
+    p.set_defaults(func=_cmd_train)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "train":  # everything after `train` belongs to its own parser
+        args = argparse.Namespace(command="train", func=_cmd_train, rest=argv[1:], version=False)
+    else:
+        args = ap.parse_args(argv)
     if args.version:
         from . import __version__
         print(__version__)

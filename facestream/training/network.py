@@ -179,6 +179,24 @@ def decode_outputs(out: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
+def pack_decoded(d: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Decoded parameters -> B x N x OUT_DIM in the output layout (what exported models emit)."""
+    return torch.cat([d["arkit"], d["jaw"], d["neck"], d["closure"][..., None]], dim=-1)
+
+
+class DecodedNet(nn.Module):
+    """The network with its outputs decoded: what exporters trace. Same inputs and states;
+    `out` holds final ARKit weights in [0, 1], jaw and neck axis-angle, closure in [0, 1]."""
+
+    def __init__(self, net: StreamingFaceNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor):
+        out, *new_state = self.net(audio, cond, *state)
+        return (pack_decoded(decode_outputs(out)), *new_state)
+
+
 def make_cond(emotion: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:
     """emotion B x N x E (weights summing to 1), intensity B x N -> cond B x N x (E+1)."""
     return torch.cat([emotion * intensity[..., None], intensity[..., None]], dim=-1)
@@ -188,5 +206,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ModelConfig", "StreamingFaceNet", "decode_outputs", "make_cond", "OUT_DIM",
+__all__ = ["ModelConfig", "StreamingFaceNet", "DecodedNet", "decode_outputs", "pack_decoded",
+           "make_cond", "OUT_DIM",
            "COND_DIM", "MODEL_VERSION", "count_parameters"]

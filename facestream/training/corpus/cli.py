@@ -1,0 +1,79 @@
+"""`facestream data ...`: build, inspect and describe the training corpus."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("data", help="build and inspect the training corpus")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
+
+    b = dsub.add_parser("build", help="synthesise + align speech and make face targets (resumable)")
+    b.add_argument("-o", "--out", default="build/corpus", help="corpus directory")
+    b.add_argument("--minutes-per-voice", type=float, default=8.0)
+    b.add_argument("--voices", default="", help="comma-separated voice names (default: all usable)")
+    b.add_argument("--engines", default="mbrola,flite,festival")
+    b.add_argument("--no-asterisk", action="store_true", help="leave out the real Asterisk prompts")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    b.set_defaults(func=_build)
+
+    i = dsub.add_parser("inspect", help="plot samples to PNG and print corpus statistics")
+    i.add_argument("corpus", nargs="?", default="build/corpus")
+    i.add_argument("--sample", type=int, action="append", default=[], help="utterance index to plot")
+    i.add_argument("--split", default=None)
+    i.add_argument("--out", default="out/inspect", help="directory for the PNGs")
+    i.set_defaults(func=_inspect)
+
+    v = dsub.add_parser("voices", help="list the installed voices and whether each is usable")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_voices)
+    p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
+
+
+def _build(args) -> int:
+    from .build import BuildConfig, build
+    cfg = BuildConfig(minutes_per_voice=args.minutes_per_voice,
+                      voices=tuple(v for v in args.voices.split(",") if v),
+                      engines=tuple(e for e in args.engines.split(",") if e),
+                      asterisk=not args.no_asterisk)
+    rep = build(args.out, cfg, seed=args.seed, workers=args.workers)
+    print(json.dumps({k: v for k, v in rep.items() if k != "reports"}, indent=1))
+    from .inspect import format_stats
+    from .store import Corpus
+    print(format_stats(Corpus(args.out)))
+    return 1 if rep["errors"] else 0
+
+
+def _inspect(args) -> int:
+    from .inspect import format_stats, plot_sample
+    from .store import Corpus
+    corpus = Corpus(args.corpus)
+    view = corpus.select(split=args.split) if args.split else corpus
+    print(format_stats(view))
+    for i in args.sample or [0]:
+        utt, tg = view[i]
+        path = plot_sample(utt, tg, Path(args.out) / f"sample_{i:06d}.png")
+        print(f"sample {i}: {utt.uid} ({utt.duration:.2f} s) -> {path}")
+    return 0
+
+
+def _voices(args) -> int:
+    from . import synth
+    rows = []
+    for v in synth.list_voices(check=False):
+        reason = synth.check_voice(v)
+        rows.append({"name": v.name, "engine": v.engine, "language": v.language,
+                     "recorded_language": v.recorded_language, "usable": not reason,
+                     "reason": reason})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            print(f"{r['name']:22s} {r['engine']:9s} {r['language']:4s} "
+                  f"{'ok' if r['usable'] else 'unusable: ' + r['reason']}")
+        print(f"{sum(r['usable'] for r in rows)} of {len(rows)} voices usable", file=sys.stderr)
+    return 0

@@ -1,0 +1,433 @@
+"""Train the streaming network on a corpus built by `facestream data build`.
+
+    facestream train --config configs/default.json
+    facestream train --set steps=200 --set model.gru_hidden=64 --set out=runs/tiny
+    torchrun --nproc_per_node=2 -m facestream.training.train --set ddp_backend=gloo
+
+The config is a dataclass (a JSON file plus `--set key=value` overrides); it is saved in
+every checkpoint. Losses: vertices of the default head (lip vertices weighted up), the
+parameters, their velocity, and the lips-closed output. Augmentation (noise, reverb, EQ,
+telephone, clipping, ...) is applied to each window as it is drawn, never baked in.
+A run resumes from `OUT/last.pt` when it exists. Logs: OUT/log.csv and OUT/loss.png.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import vocab
+from .checkpoint import save_checkpoint
+from .network import StreamingFaceNet, ModelConfig, decode_outputs, make_cond
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    vertex: float = 1.0  # mean L2 (mm) over the lips and 150 sampled face vertices (neck at rest)
+    lip: float = 2.0  # extra weight of the lip vertices in the vertex loss
+    param: float = 1.0  # L1 on ARKit weights and jaw pose
+    velocity: float = 2.0  # L1 on frame-to-frame differences (mm/frame and weights/frame)
+    closure: float = 0.5  # BCE of the lips-closed output against the target lip gap
+    neck: float = 0.3  # L1 on the neck pose (rad)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    corpus: str = "build/corpus"  # corpus root written by `facestream data build`
+    out: str = "runs/default"  # checkpoints, logs and plots go here
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
+    steps: int = 6000  # optimiser steps
+    batch_size: int = 16  # windows per step (per process under DDP)
+    window_s: float = 3.0  # seconds of audio per window
+    lr: float = 2e-3  # peak learning rate (AdamW), cosine decay after warm-up
+    warmup_steps: int = 200
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0
+    augment: bool = True  # noise/reverb/EQ/... on each window
+    warmup_frames: int = 25  # frames at a mid-utterance window start left out of the loss
+    closed_mm: float = 1.0  # target lip gap below which the lips count as closed
+    seed: int = 0
+    threads: int = 0  # torch intra-op threads (0: all cores)
+    log_every: int = 25
+    ckpt_every: int = 250
+    time_limit_min: float = 0.0  # stop (and save) after this many minutes; 0: no limit
+    ddp_backend: str = "gloo"  # torch.distributed backend under torchrun (gloo on CPU, nccl on GPU)
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        self.model.validate()
+        if self.steps < 1 or self.batch_size < 1 or self.window_s <= 0:
+            raise ValueError("steps, batch_size and window_s must be positive")
+        if self.window_s * vocab.INTERNAL_FPS <= self.warmup_frames + self.model.lookahead + 2:
+            raise ValueError(f"window_s={self.window_s} is too short for warmup_frames="
+                             f"{self.warmup_frames} and lookahead={self.model.lookahead}")
+
+
+def _coerce(value: str, current):
+    if isinstance(current, bool):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    return value
+
+
+def apply_overrides(cfg, overrides: dict):
+    """Nested dataclass update from {"model.lookahead": "2", "steps": 100} (values may be str)."""
+    top: dict = {}
+    nested: dict[str, dict] = {}
+    names = {f.name for f in fields(cfg)}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise ValueError(f"unknown config key {key!r}: expected one of {', '.join(sorted(names))}")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            cur = getattr(cfg, head)
+            if isinstance(value, dict):
+                nested.setdefault(head, {}).update(value)
+            else:
+                top[head] = _coerce(value, cur) if isinstance(value, str) else value
+    for head, sub in nested.items():
+        top[head] = apply_overrides(getattr(cfg, head), sub)
+    return replace(cfg, **top)
+
+
+def load_config(path: str | None = None, sets: list[str] | None = None) -> TrainConfig:
+    cfg = TrainConfig()
+    if path:
+        with open(path) as f:
+            cfg = apply_overrides(cfg, json.load(f))
+    overrides = {}
+    for s in sets or []:
+        if "=" not in s:
+            raise ValueError(f"--set expects key=value, got {s!r}")
+        k, v = s.split("=", 1)
+        overrides[k.strip()] = v.strip()
+    cfg = apply_overrides(cfg, overrides)
+    cfg.validate()
+    return cfg
+
+
+# ---- data -------------------------------------------------------------------------------
+
+
+class WindowSampler:
+    """Draws random fixed-length windows from in-memory clips, frame-aligned.
+
+    Each clip: audio (S,) float32/int16 at 16 kHz and targets with T frames (100 fps).
+    A batch: audio B x (N*HOP), arkit B x N x K, jaw/neck B x N x 3, emotion B x N x E,
+    intensity B x N, mask B x N (0 on warm-up frames of windows starting mid-utterance).
+    """
+
+    def __init__(self, clips: list[dict], cfg: TrainConfig, augmenter=None, rng=None):
+        self.clips = [c for c in clips if len(c["arkit"]) >= 8]
+        if not self.clips:
+            raise ValueError("no training clips: build a corpus first (facestream data build)")
+        self.cfg = cfg
+        self.n = int(round(cfg.window_s * vocab.INTERNAL_FPS))
+        self.aug = augmenter
+        self.rng = rng or np.random.default_rng(cfg.seed)
+        lengths = np.array([len(c["arkit"]) for c in self.clips], dtype=np.float64)
+        self.p = lengths / lengths.sum()
+
+    def batch(self, size: int) -> dict[str, torch.Tensor]:
+        n, hop = self.n, vocab.HOP_SAMPLES
+        out = {k: [] for k in ("audio", "arkit", "jaw", "neck", "emotion", "intensity", "mask")}
+        for ci in self.rng.choice(len(self.clips), size=size, p=self.p):
+            c = self.clips[ci]
+            t_len = len(c["arkit"])
+            start = 0 if t_len <= n or self.rng.random() < 0.3 else int(self.rng.integers(0, t_len - n))
+            frames = np.arange(start, start + n).clip(max=t_len - 1)
+            valid = (np.arange(start, start + n) < t_len).astype(np.float32)
+            if start > 0:
+                valid[: self.cfg.warmup_frames] = 0.0
+            a = np.zeros(n * hop, np.float32)
+            seg = c["audio"][start * hop:(start + n) * hop]
+            seg = seg.astype(np.float32) / 32768.0 if seg.dtype == np.int16 else seg
+            a[: len(seg)] = seg
+            if self.aug is not None:
+                a = self.aug(a, self.rng)
+            out["audio"].append(a)
+            for k in ("arkit", "jaw", "neck", "emotion", "intensity"):
+                out[k].append(np.asarray(c[k][frames], dtype=np.float32))
+            out["mask"].append(valid)
+        return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}
+
+
+# ---- losses -----------------------------------------------------------------------------
+
+
+class VertexLoss(torch.nn.Module):
+    """Vertex error on a subset of the default head (all lip vertices + sampled face).
+
+    With global, neck and eye poses at zero, linear blend skinning reduces exactly to the
+    jaw's rotation about its joint weighted by the jaw skin weight, which is what
+    `vertices` computes (the full `TorchHead` would do the same work for 5 joints)."""
+
+    def __init__(self, head, n_face: int = 150, seed: int = 0):
+        super().__init__()
+        from ..engine.metrics import mouth_landmarks
+
+        lips = np.asarray(head.regions["lips"])
+        rng = np.random.default_rng(seed)
+        face = np.flatnonzero(head.vertex_material == 0) if head.vertex_material is not None \
+            else np.arange(head.num_vertices)
+        face = rng.choice(np.setdiff1d(face, lips), size=min(n_face, len(face)), replace=False)
+        idx = np.concatenate([lips, face])
+        jaw = vocab.POSE_JOINTS.index("jaw")
+        self.register_buffer("template", torch.as_tensor(head.template[idx]))
+        self.register_buffer("dirs", torch.as_tensor(head.expr_dirs[:, idx].reshape(head.num_expressions, -1)))
+        self.register_buffer("w_jaw", torch.as_tensor(head.skin_weights[idx, jaw]))
+        self.register_buffer("pivot", torch.as_tensor(head.joints[jaw]))
+        self.n_lips = len(lips)
+        marks = mouth_landmarks(head)
+        pos = {int(v): i for i, v in enumerate(lips)}
+        self.lip_upper = [pos[int(v)] for v in marks.upper_lip]
+        self.lip_lower = [pos[int(v)] for v in marks.lower_lip]
+
+    def vertices(self, arkit: torch.Tensor, jaw: torch.Tensor) -> torch.Tensor:
+        """arkit B x N x K, jaw B x N x 3 -> B x N x V' x 3 (neck, global, eyes at rest)."""
+        from ..engine.lbs_torch import rodrigues
+        b, n, k = arkit.shape
+        v = self.template + (arkit.reshape(b * n, k) @ self.dirs).reshape(b * n, -1, 3)
+        rot = rodrigues(jaw.reshape(b * n, 3))  # BN x 3 x 3
+        rel = v - self.pivot
+        moved = torch.einsum("fij,fvj->fvi", rot, rel) - rel  # BN x V' x 3
+        return (v + self.w_jaw[None, :, None] * moved).reshape(b, n, -1, 3)
+
+    def lip_gap(self, verts: torch.Tensor) -> torch.Tensor:
+        """B x N x V' x 3 -> B x N lip opening (m), as engine.metrics.lip_gap measures it."""
+        up = verts[..., self.lip_upper, 1].amin(-1)
+        lo = verts[..., self.lip_lower, 1].amax(-1)
+        return (up - lo).clamp(min=0)
+
+
+def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cfg: TrainConfig):
+    """pred/tgt: arkit B x N x K, jaw/neck B x N x 3 (pred also closure B x N); mask B x N."""
+    w = cfg.loss
+    denom = mask.sum().clamp(min=1)
+    vp = vl.vertices(pred["arkit"], pred["jaw"])
+    with torch.no_grad():
+        vt = vl.vertices(tgt["arkit"], tgt["jaw"])
+    err = (vp - vt).norm(dim=-1) * 1000.0  # mm, B x N x V'
+    lipw = torch.ones(err.shape[-1], device=err.device)
+    lipw[: vl.n_lips] += w.lip
+    vert = ((err * lipw).sum(-1) / lipw.sum() * mask).sum() / denom
+    param = (((pred["arkit"] - tgt["arkit"]).abs().mean(-1) + (pred["jaw"] - tgt["jaw"]).abs().mean(-1) * 5)
+             * mask).sum() / denom
+    vmask = mask[:, 1:] * mask[:, :-1]
+    vden = vmask.sum().clamp(min=1)
+    dv = ((vp[:, 1:] - vp[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).norm(dim=-1).mean(-1) * 1000.0
+    da = ((pred["arkit"][:, 1:] - pred["arkit"][:, :-1]) - (tgt["arkit"][:, 1:] - tgt["arkit"][:, :-1])).abs().mean(-1)
+    vel = ((dv + da * 10) * vmask).sum() / vden
+    closed = (vl.lip_gap(vt) < cfg.closed_mm / 1000.0).float()
+    bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(1e-5, 1 - 1e-5), closed,
+                                                   reduction="none")
+    clos = (bce * mask).sum() / denom
+    neck = ((pred["neck"] - tgt["neck"]).abs().mean(-1) * mask).sum() / denom
+    total = w.vertex * vert + w.param * param + w.velocity * vel + w.closure * clos + w.neck * neck
+    return total, {"total": total.item(), "vertex_mm": vert.item(), "param": param.item(),
+                   "velocity": vel.item(), "closure_bce": clos.item(), "neck": neck.item()}
+
+
+def shift_for_lookahead(batch: dict, lookahead: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """Output step t describes frame t - L: align targets and conditioning accordingly.
+
+    -> (targets B x N x ..., cond B x N x (E+1), mask B x N) all indexed by output step."""
+    def delay(x):
+        if lookahead == 0:
+            return x
+        pad = x[:, :1].expand(-1, lookahead, *x.shape[2:])
+        return torch.cat([pad, x[:, :-lookahead]], dim=1)
+
+    tgt = {k: delay(batch[k]) for k in ("arkit", "jaw", "neck")}
+    cond = make_cond(delay(batch["emotion"]), delay(batch["intensity"]))
+    mask = delay(batch["mask"]).clone()
+    mask[:, :lookahead] = 0
+    return tgt, cond, mask
+
+
+# ---- the loop ---------------------------------------------------------------------------
+
+
+def load_clips(corpus_root: str, split: str = "train", limit_hours: float = 0.0) -> list[dict]:
+    """All utterances of a split as in-memory clips (audio int16, targets float32)."""
+    from .corpus.store import Corpus
+    corpus = Corpus(corpus_root).select(split=split)
+    clips, total = [], 0.0
+    for utt, tg in corpus:
+        a = np.clip(np.round(utt.audio * 32767.0), -32768, 32767).astype(np.int16)
+        clips.append({"audio": a, "arkit": tg.arkit.astype(np.float32), "jaw": tg.jaw.astype(np.float32),
+                      "neck": tg.neck.astype(np.float32), "emotion": tg.emotion.astype(np.float32),
+                      "intensity": tg.intensity.astype(np.float32), "phone_ids": tg.phone_ids,
+                      "voice": utt.voice, "source": utt.source})
+        total += utt.duration
+        if limit_hours and total > limit_hours * 3600:
+            break
+    return clips
+
+
+class _AugmentAdapter:
+    """Augmenter returns (audio, pad_front, pad_back); padding is off in training windows."""
+
+    def __init__(self, babble_pool):
+        from .corpus.augment import AugmentConfig, Augmenter
+        self.aug = Augmenter(AugmentConfig(p_pad=0.0), babble_pool=babble_pool)
+
+    def __call__(self, audio, rng):
+        return self.aug(audio, rng).audio
+
+
+def _ddp_info() -> tuple[int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = True) -> Path:
+    """Train (resuming from OUT/last.pt if present); returns the final checkpoint path."""
+    from ..engine.head import load_head
+
+    rank, world = _ddp_info()
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group(cfg.ddp_backend)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed + rank)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if clips is None:
+        clips = load_clips(cfg.corpus, "train")
+    rng = np.random.default_rng(cfg.seed * 1000 + rank)
+    babble = [c["audio"].astype(np.float32) / 32768.0 for c in clips[:: max(1, len(clips) // 200)]]
+    sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble) if cfg.augment else None, rng)
+    head = load_head()
+    device = torch.device(cfg.device)
+    net = StreamingFaceNet(cfg.model).to(device)
+    vl = VertexLoss(head, seed=cfg.seed).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    last = out / "last.pt"
+    if last.exists():
+        blob = torch.load(last, map_location=device, weights_only=False)
+        net.load_state_dict(blob["model"])
+        if blob.get("optimizer"):
+            opt.load_state_dict(blob["optimizer"])
+        step = int(blob["step"])
+        if rank == 0 and progress:
+            print(f"resuming from {last} at step {step}")
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net)
+
+    def lr_at(s: int) -> float:
+        if s < cfg.warmup_steps:
+            return cfg.lr * (s + 1) / cfg.warmup_steps
+        p = (s - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+    log_path = out / "log.csv"
+    new_log = not log_path.exists() or step == 0
+    logf = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
+    writer = None
+    t0 = time.perf_counter()
+    running: dict[str, float] = {}
+    while step < cfg.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        batch = {k: v.to(device) for k, v in sampler.batch(cfg.batch_size).items()}
+        tgt, cond, mask = shift_for_lookahead(batch, cfg.model.lookahead)
+        raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size))
+        pred = decode_outputs(raw)
+        loss, parts = compute_losses(pred, tgt, mask, vl, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        for k, v in parts.items():
+            running[k] = running.get(k, 0.0) + v
+        if rank == 0 and step % cfg.log_every == 0:
+            row = {"step": step, "lr": lr_at(step), "elapsed_s": round(time.perf_counter() - t0, 1)}
+            row.update({k: round(v / cfg.log_every, 5) for k, v in running.items()})
+            running = {}
+            if writer is None:
+                writer = csv.DictWriter(logf, fieldnames=list(row))
+                if new_log:
+                    writer.writeheader()
+            writer.writerow(row)
+            logf.flush()
+            if progress:
+                print(f"step {step}/{cfg.steps}  loss {row['total']:.3f}  vertex {row['vertex_mm']:.2f} mm"
+                      f"  closure {row['closure_bce']:.3f}  {row['elapsed_s']:.0f}s", flush=True)
+        over_time = cfg.time_limit_min and (time.perf_counter() - t0) > cfg.time_limit_min * 60
+        if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps or over_time):
+            save_checkpoint(last, net, head=head.name, step=step, train_config=cfg, optimizer=opt)
+        if over_time:
+            break
+    if rank == 0:
+        final = out / "model.pt"
+        save_checkpoint(final, net, head=head.name, step=step, train_config=cfg)
+        logf.close()
+        plot_log(log_path, out / "loss.png")
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    return out / "model.pt"
+
+
+def plot_log(log_csv: Path, png: Path) -> None:
+    """Loss curves from the CSV log (needs matplotlib; silently nothing if it is missing)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    rows = list(csv.DictReader(open(log_csv)))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    keys = [k for k in rows[0] if k not in ("step", "lr", "elapsed_s")]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
+    for ax, k in zip(np.atleast_1d(axes), keys):
+        ax.plot(steps, [float(r[k]) for r in rows])
+        ax.set_title(k)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="facestream train", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="a JSON file of TrainConfig fields (nested: model, loss)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a field, e.g. --set steps=100 --set model.lookahead=2")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config, args.set)
+    path = train(cfg)
+    if _ddp_info()[0] == 0:
+        print(f"checkpoint: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
