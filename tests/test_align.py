@@ -1,0 +1,169 @@
+"""Forced alignment: Viterbi (exact), pocketsphinx on real English, the phone aligner on
+held-out synthetic speech with known timing."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from facestream import vocab
+from facestream.training.phonemes import PHONE_INDEX, PHONES
+from facestream.training.corpus import ctc_align
+from facestream.training.corpus.align_sphinx import normalise, number_words
+
+
+# ---- Viterbi on a synthetic score matrix ------------------------------------------------------
+
+def _emit(truth: list[int], num_phones: int = 5, off: float = -4.0) -> np.ndarray:
+    e = np.full((len(truth), num_phones), off)
+    e[np.arange(len(truth)), truth] = 0.0
+    return e
+
+
+def test_viterbi_recovers_the_path_exactly_with_optional_silences():
+    # states: sil? A B sil? C sil?  (phone ids sil=0, A=1, B=2, C=3)
+    states, optional = [0, 1, 2, 0, 3, 0], [True, False, False, True, False, True]
+    truth = [0, 0, 1, 1, 1, 2, 2, 0, 3, 3, 3, 3]
+    path = ctc_align.viterbi(_emit(truth), states, optional)
+    assert path.tolist() == [0, 0, 1, 1, 1, 2, 2, 3, 4, 4, 4, 4]
+    # the same phones with no pauses: every optional silence is skipped
+    path = ctc_align.viterbi(_emit([1, 1, 2, 2, 2, 3, 3, 3]), states, optional)
+    assert path.tolist() == [1, 1, 2, 2, 2, 4, 4, 4]
+
+
+def test_viterbi_keeps_repeated_phones_apart_and_gives_each_a_frame():
+    # a geminate "t t" must take two segments even where the scores say one long t
+    states, optional = [0, 1, 1, 0], [True, False, False, True]
+    path = ctc_align.viterbi(_emit([1, 1, 1, 1]), states, optional)
+    assert path[0] == 1 and path[-1] == 2 and sorted(set(path.tolist())) == [1, 2]
+    segs = ctc_align.frames_to_segments(path, states, 0.04)
+    assert [s.phone for s in segs] == [ctc_align.INVENTORY[1].symbol] * 2
+    assert segs[0].start == 0.0 and segs[-1].end == 0.04
+
+
+def test_viterbi_errors():
+    with pytest.raises(ValueError, match="empty"):
+        ctc_align.viterbi(_emit([0, 1]), [], [])
+    with pytest.raises(ValueError, match="too short"):
+        ctc_align.viterbi(_emit([1, 2]), [1, 2, 3], [False, False, False])
+
+
+def test_segments_frames_round_trip():
+    from facestream.training.corpus.types import PhoneSeg
+    segs = [PhoneSeg(0.0, 0.05, "sil"), PhoneSeg(0.05, 0.12, "a"), PhoneSeg(0.12, 0.2, "m")]
+    ids = ctc_align.segments_to_frames(segs, 20)
+    assert ids.tolist() == [PHONE_INDEX["sil"]] * 5 + [PHONE_INDEX["a"]] * 7 + [PHONE_INDEX["m"]] * 8
+
+
+# ---- the phone aligner's input checks (an untrained model is enough) ----------------------------
+
+@pytest.fixture(scope="module")
+def untrained():
+    pytest.importorskip("torch")
+    cfg = ctc_align.AlignerConfig()
+    net = ctc_align._build_model(cfg)
+    return ctc_align.Aligner(ctc_align.PhoneModel(net, cfg, np.zeros(len(cfg.phones))))
+
+
+def test_aligner_rejects_empty_audio_and_empty_text(untrained):
+    with pytest.raises(ValueError, match="too short"):
+        untrained.align(np.zeros(0, np.float32), ["a", "m"])
+    with pytest.raises(ValueError, match="mono"):
+        untrained.align(np.zeros((2, 16000), np.float32), ["a"])
+    with pytest.raises(ValueError, match="empty"):
+        untrained.align(np.zeros(16000, np.float32), [])
+    with pytest.raises(ValueError, match="empty text"):
+        untrained.align_text(np.zeros(16000, np.float32), "  ", "es")
+    with pytest.raises(ValueError, match="not an inventory phone"):
+        untrained.align(np.zeros(16000, np.float32), ["zz"])
+
+
+def test_untrained_aligner_still_returns_contiguous_cover(untrained):
+    audio = np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32)
+    segs = untrained.align(audio, [["a", "m"], ["iy"]])
+    assert segs[0].start == 0.0 and segs[-1].end == pytest.approx(0.5)
+    assert all(a.end == b.start for a, b in zip(segs, segs[1:]))
+    assert [s.phone for s in segs if s.phone != "sil"] == ["a", "m", "iy"]
+
+
+def test_checkpoint_round_trip_keeps_config(tmp_path, untrained):
+    path = tmp_path / "a.pt"
+    untrained.model.save(path, {"note": "test"})
+    m = ctc_align.PhoneModel.load(path)
+    assert m.cfg == untrained.model.cfg and m.meta == {"note": "test"}
+
+
+# ---- English text normalisation for pocketsphinx ----------------------------------------------
+
+def test_normalise_numbers_and_symbols():
+    assert number_words(42) == "forty two" and number_words(500) == "five hundred"
+    assert normalise("Press 1 or # for 28.8 kilobit") == [
+        "press", "one", "or", "pound", "for", "twenty", "eight", "point", "eight", "kilobit"]
+    assert normalise("extension 1234") == ["extension", "one", "two", "three", "four"]
+    assert normalise("Call-Forward on Busy.") == ["call", "forward", "on", "busy"]
+
+
+# ---- pocketsphinx on a real prompt --------------------------------------------------------------
+
+def test_pocketsphinx_aligns_an_asterisk_prompt_contiguously():
+    pytest.importorskip("pocketsphinx")
+    from facestream.training.corpus import asterisk
+    from facestream.training.corpus.align_sphinx import SphinxAligner, align_prompt
+    prompts = {p.id: p for p in asterisk.list_prompts("en")}
+    if "agent-pass" not in prompts:
+        pytest.skip("asterisk-core-sounds-en(-g722) not installed (make data-deps)")
+    aligner = SphinxAligner()
+    u = align_prompt(prompts["agent-pass"], aligner)
+    assert u.source == "asterisk" and u.voice == "asterisk-en-allison"
+    assert u.phones[0].start == 0.0 and u.phones[-1].end == pytest.approx(u.duration)
+    assert all(a.end == pytest.approx(b.start) and a.end > a.start
+               for a, b in zip(u.phones, u.phones[1:]))
+    assert all(s.phone in PHONES for s in u.phones)
+    speech = [s.phone for s in u.phones if s.phone != "sil"]
+    assert speech[:4] == ["p", "l", "iy", "z"]  # "please"
+    assert u.meta["align_score"] < 0 and [w[0] for w in u.meta["words"]][0] == "please"
+    with pytest.raises(ValueError, match="non-empty"):
+        aligner.align(np.zeros(0, np.float32), "please")
+    with pytest.raises(ValueError, match="no words"):
+        aligner.align(np.zeros(16000, np.float32), " ... ")
+
+
+# ---- the shipped phone aligner on held-out MBROLA voices ----------------------------------------
+
+def test_aligner_recovers_mbrola_boundaries_on_a_held_out_voice():
+    pytest.importorskip("torch")
+    if not ctc_align.DEFAULT_WEIGHTS.exists():
+        pytest.skip(f"no shipped aligner weights at {ctc_align.DEFAULT_WEIGHTS}")
+    if shutil.which("mbrola") is None or shutil.which("espeak-ng") is None:
+        pytest.skip("mbrola / espeak-ng not installed (make data-deps)")
+    aligner = ctc_align.Aligner()
+    held = {lang: vs for lang, vs in ctc_align.HELDOUT_VOICES.items()}
+    trained = {v for vs in aligner.model.meta.get("train_voices", {}).values() for v in vs}
+    sentences = {"fr": ["Veuillez composer le numéro de votre correspondant.",
+                        "Le service demandé est momentanément indisponible."],
+                 "es": ["Por favor ingrese su número de extensión.",
+                        "Todas las líneas están ocupadas en este momento."]}
+    errs = []
+    for lang, texts in sentences.items():
+        voice = held[lang][0]
+        assert voice not in trained
+        for text in texts:
+            u = ctc_align.synth_mbrola(voice, text)
+            if u is None:
+                pytest.skip(f"{voice} cannot say {text!r} (missing diphones)")
+            segs = aligner.align(u.audio, ctc_align.words_of(u.phones))
+            errs.append(ctc_align.boundary_errors(u.phones, segs))
+            assert segs[-1].end == pytest.approx(u.duration)
+    mean_ms = 1000 * float(np.concatenate(errs).mean())
+    assert mean_ms < 30.0, f"mean boundary error {mean_ms:.1f} ms on held-out voices"
+
+
+def test_shipped_weights_are_small_and_carry_their_config():
+    pytest.importorskip("torch")
+    if not ctc_align.DEFAULT_WEIGHTS.exists():
+        pytest.skip(f"no shipped aligner weights at {ctc_align.DEFAULT_WEIGHTS}")
+    assert ctc_align.DEFAULT_WEIGHTS.stat().st_size < 5e6
+    m = ctc_align.PhoneModel.load()
+    assert m.cfg.sample_rate == vocab.SAMPLE_RATE and m.cfg.hop == vocab.HOP_SAMPLES
+    assert m.log_prior.shape == (len(m.cfg.phones),)

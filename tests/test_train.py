@@ -1,0 +1,68 @@
+"""Training on the tiny corpus: runs, logs, checkpoints carry their config, resume, DDP."""
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs the train extra")
+from facestream.training.checkpoint import load_checkpoint  # noqa: E402
+from facestream.training.train import load_config, train  # noqa: E402
+
+TINY = ["steps=4", "batch_size=2", "window_s=1.0", "warmup_frames=5", "log_every=2",
+        "ckpt_every=2", "model.channels=32", "model.gru_hidden=32", "model.n_mels=24",
+        "model.conv_layers=2", "model.lookahead=1", "threads=1"]
+
+
+def test_config_file_and_overrides(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text('{"steps": 7, "model": {"lookahead": 4}}')
+    cfg = load_config(str(f), ["model.gru_hidden=48", "augment=false"])
+    assert cfg.steps == 7 and cfg.model.lookahead == 4 and cfg.model.gru_hidden == 48
+    assert cfg.augment is False
+    with pytest.raises(ValueError, match="unknown config key"):
+        load_config(None, ["nope=1"])
+    with pytest.raises(ValueError, match="key=value"):
+        load_config(None, ["steps"])
+
+
+def test_train_writes_log_checkpoint_and_resumes(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    cfg = load_config(None, TINY + [f"corpus={tiny_corpus}", f"out={out}"])
+    path = train(cfg, progress=False)
+    model, blob = load_checkpoint(path)
+    assert blob["step"] == 4 and blob["model_config"]["lookahead"] == 1
+    assert blob["head"] == "facestream-default-head" and blob["train_config"]["steps"] == 4
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert all(float(r["total"]) > 0 for r in rows)
+    assert (out / "loss.png").exists()
+    # resume: a longer run continues from last.pt instead of starting over
+    cfg2 = load_config(None, TINY + [f"corpus={tiny_corpus}", f"out={out}", "steps=6"])
+    _, blob2 = load_checkpoint(train(cfg2, progress=False))
+    assert blob2["step"] == 6
+    assert [int(r["step"]) for r in csv.DictReader(open(out / "log.csv"))] == [2, 4, 6]
+
+
+def test_bad_checkpoints_are_refused(tmp_path):
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(b"junk")
+    with pytest.raises(ValueError, match="not a readable facestream checkpoint"):
+        load_checkpoint(bad)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(tiny_corpus, tmp_path):
+    """torchrun with two gloo processes trains and writes one checkpoint."""
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+           "--master_port=29533", "-m", "facestream.training.train",
+           *[a for s in TINY + [f"corpus={tiny_corpus}", f"out={out}", "steps=2"] for a in ("--set", s)]]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    _, blob = load_checkpoint(out / "model.pt")
+    assert blob["step"] == 2
