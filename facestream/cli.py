@@ -30,6 +30,14 @@ def _cmd_train(args) -> int:
     return train_main(args.rest)
 
 
+def _cmd_eval(args) -> int:
+    from .training.evaluate import main as eval_main
+    return eval_main(args.rest)
+
+
+_PASSTHROUGH = {"train": _cmd_train, "eval": _cmd_eval}
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="facestream",
                                  description="Real-time speech-driven 3D facial animation.")
@@ -53,14 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
                        add_help=False)
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("eval", help="evaluate models and baselines on held-out speech",
+                       add_help=False)
+    p.set_defaults(func=_cmd_eval)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "train":  # everything after `train` belongs to its own parser
-        args = argparse.Namespace(command="train", func=_cmd_train, rest=argv[1:], version=False)
+    if argv and argv[0] in _PASSTHROUGH:  # everything after these belongs to their own parser
+        args = argparse.Namespace(command=argv[0], func=_PASSTHROUGH[argv[0]], rest=argv[1:],
+                                  version=False)
     else:
         args = ap.parse_args(argv)
     if args.version:

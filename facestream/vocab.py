@@ -98,6 +98,11 @@ if SAMPLE_RATE % INTERNAL_FPS:
 JAW_OPEN_MAX_RAD = 0.336
 
 
+# Eye rotation (radians) at eyeLook{Up,Down,In,Out}{Left,Right} = 1: the default head's eyeLook
+# shapes rotate its eyeballs by these angles, and FLAME heads get the same as eye pose.
+EYE_LOOK_RAD: dict[str, float] = {"Up": 0.35, "Down": 0.35, "In": 0.40, "Out": 0.40}
+
+
 def jaw_open_to_pose(jaw_open):
     """jawOpen weights (...,) in [0, 1] -> jaw axis-angle (..., 3)."""
     w = np.asarray(jaw_open, dtype=np.float32)

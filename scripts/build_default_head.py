@@ -53,7 +53,6 @@ IRIS_ANGLE, PUPIL_ANGLE = 0.55, 0.25  # half-angles (rad) of iris and pupil on t
 EYE_POLAR = np.concatenate([[0.12, PUPIL_ANGLE - 0.01, PUPIL_ANGLE + 0.01, 0.4,
                              IRIS_ANGLE - 0.01, IRIS_ANGLE + 0.01],
                             np.linspace(0.8, np.pi, 12, endpoint=False)])
-EYE_LOOK_RAD = {"Up": 0.35, "Down": 0.35, "In": 0.40, "Out": 0.40}  # at weight 1
 
 
 class Wheel:
@@ -286,7 +285,7 @@ def build(wheel_path: Path) -> tuple[Head, dict]:
         idx = eye_index[joint]
         c = joints_dm[joint]
         sign_in = -1.0 if joint == 3 else 1.0  # looking "in" turns the left eye to -x
-        for d, ang in EYE_LOOK_RAD.items():
+        for d, ang in vocab.EYE_LOOK_RAD.items():
             if d == "Up":
                 rv = [-ang, 0, 0]
             elif d == "Down":

@@ -49,12 +49,15 @@ class ModelConfig:
     gru_layers: int = 1
     lookahead: int = 3  # L: output frames the model waits for (10 ms each)
     cond_dim: int = 32  # width of the emotion/intensity embedding
+    offline: bool = False  # a bidirectional GRU (H/2 each way): the non-causal upper bound
 
     def validate(self) -> None:
         for name in ("n_mels", "channels", "conv_layers", "conv_kernel", "gru_hidden",
                      "gru_layers", "cond_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.offline and self.gru_hidden % 2:
+            raise ValueError("an offline model splits gru_hidden over two directions: make it even")
         if self.lookahead < 0:
             raise ValueError(f"ModelConfig.lookahead must be >= 0 frames, got {self.lookahead}")
 
@@ -131,7 +134,8 @@ class StreamingFaceNet(nn.Module):
         self.convs = nn.ModuleList(layers)
         self.cond = nn.Sequential(nn.Linear(COND_DIM, c.cond_dim), nn.GELU(),
                                   nn.Linear(c.cond_dim, c.channels))
-        self.gru = nn.GRU(c.channels, c.gru_hidden, num_layers=c.gru_layers, batch_first=True)
+        self.gru = nn.GRU(c.channels, c.gru_hidden // 2 if c.offline else c.gru_hidden,
+                          num_layers=c.gru_layers, batch_first=True, bidirectional=c.offline)
         self.head = nn.Sequential(nn.Linear(c.gru_hidden + c.channels, c.gru_hidden), nn.GELU(),
                                   nn.Linear(c.gru_hidden, OUT_DIM))
 
@@ -139,7 +143,8 @@ class StreamingFaceNet(nn.Module):
         c = self.config
         shapes = [(batch, faudio.CONTEXT_SAMPLES), (batch, c.n_mels, c.conv_kernel - 1)]
         shapes += [(batch, c.channels, c.conv_kernel - 1)] * (c.conv_layers - 1)
-        shapes.append((c.gru_layers, batch, c.gru_hidden))
+        shapes.append((2 * c.gru_layers, batch, c.gru_hidden // 2) if c.offline
+                      else (c.gru_layers, batch, c.gru_hidden))
         return shapes
 
     def state_names(self) -> list[str]:

@@ -1,0 +1,367 @@
+"""The streaming API: an `Engine` holds the model and the head; a `Stream` holds everything
+that belongs to one audio stream (sherpa-onnx's shape).
+
+    engine = Engine()                      # shipped model, default head, best backend
+    s = engine.create_stream(fps=30)
+    s.accept_waveform(44100, chunk)        # any rate, int16/float, mono or (S, C)
+    s.set_emotion("happy", 0.8, transition=0.5)
+    while engine.is_ready(s):
+        for frame in engine.decode_stream(s): ...
+    s.input_finished(); frames = engine.decode_stream(s)   # flushes the look-ahead
+
+Threading model: the Engine holds only read-only things (the backend session, the head)
+and may be shared by threads; onnxruntime sessions allow concurrent `run` calls. A Stream
+is not thread-safe: feed and decode it from one thread at a time (the server hands chunks
+to its single inference thread through a queue; the microphone callback only enqueues).
+onnxruntime gets `threads` intra-op threads (default 1: many streams scale by batching).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import vocab
+from ..audio import to_mono_float32
+from .backends import open_backend
+from .emotion import emotion_vector
+from .filters import ArousalTracker, OneEuroFilter
+from .head import Head, load_head
+
+MAX_SAMPLE_RATE = 384_000
+MAX_STEP_FRAMES = 50  # model frames per backend call (bounds latency of a backlog)
+_ARKIT, _JAW, _NECK, _CLOSURE = slice(0, 52), slice(52, 55), slice(55, 58), 58
+
+
+def default_model_path() -> Path:
+    from importlib import resources
+    return Path(str(resources.files("facestream") / "assets" / "default_model.onnx"))
+
+
+@dataclass
+class Frame:
+    """One output frame. arkit: K=52 in [0, 1]; expression: the head's expression weights
+    (ARKit on the default head, FLAME's via the ARKit->FLAME map); poses axis-angle (rad)."""
+
+    seq: int
+    timestamp: float  # audio time (s) from the start of the stream that this face shows
+    arkit: np.ndarray
+    expression: np.ndarray
+    jaw_pose: np.ndarray
+    neck_pose: np.ndarray
+    eye_pose: np.ndarray  # 6: left eye, right eye
+    emotion: np.ndarray  # E weights in effect
+    intensity: float
+    vertices: np.ndarray | None = None
+
+
+@dataclass
+class _EmotionState:
+    start_vec: np.ndarray
+    start_int: float
+    target_vec: np.ndarray
+    target_int: float
+    t0: int = 0  # model step at which the transition began
+    steps: int = 0  # its length in model steps (0: immediate)
+    auto: bool = False
+
+    def at(self, step: int) -> tuple[np.ndarray, float]:
+        if self.steps <= 0 or step >= self.t0 + self.steps:
+            return self.target_vec, self.target_int
+        u = max(0.0, (step - self.t0) / self.steps)
+        w = 0.5 - 0.5 * math.cos(math.pi * u)  # smooth: zero slope at both ends
+        vec = (1 - w) * self.start_vec + w * self.target_vec
+        return vec / vec.sum(), (1 - w) * self.start_int + w * self.target_int
+
+
+class Stream:
+    """All per-stream state. Create it with `Engine.create_stream`."""
+
+    def __init__(self, engine: "Engine", fps: int = vocab.DEFAULT_FPS, emotion="neutral",
+                 intensity: float | str = 0.0, smoothing: bool = False, vertices: bool = False):
+        if fps not in vocab.OUTPUT_FPS:
+            raise ValueError(f"fps must be one of {vocab.OUTPUT_FPS}, got {fps}")
+        self.engine, self.fps = engine, fps
+        self.want_vertices = vertices
+        self.smoothing = smoothing
+        auto = intensity == "auto"
+        vec = emotion_vector(emotion)
+        inten = 0.5 if auto else _check_intensity(intensity)
+        self._emotion = _EmotionState(vec, inten, vec, inten, auto=auto)
+        self.reset()
+
+    # ---- input -----------------------------------------------------------------------------
+    def accept_waveform(self, sample_rate: int, samples) -> None:
+        """Queue audio: int16/float32/float64, (S,) mono or (S, C) channels, any sample rate."""
+        if self._finished:
+            raise RuntimeError("input_finished() was called: reset() the stream to reuse it")
+        if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= MAX_SAMPLE_RATE:
+            raise ValueError(f"sample_rate must be an integer in 1000..{MAX_SAMPLE_RATE} Hz, got "
+                             f"{sample_rate!r}")
+        x = to_mono_float32(samples)
+        if x.size == 0:
+            return
+        if sample_rate != vocab.SAMPLE_RATE:
+            if self._rs is None or self._rs_rate != sample_rate:
+                import soxr
+                if self._rs is not None:  # rate changed mid-stream: drain the old resampler
+                    self._append(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
+                self._rs = soxr.ResampleStream(sample_rate, vocab.SAMPLE_RATE, 1, dtype="float32",
+                                               quality="HQ")
+                self._rs_rate = sample_rate
+            x = self._rs.resample_chunk(x)
+        elif self._rs is not None:
+            self._append(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
+            self._rs = None
+        self._append(x)
+
+    def _append(self, x: np.ndarray) -> None:
+        if x.size:
+            self._pending = np.concatenate([self._pending, x.astype(np.float32, copy=False)])
+            self.samples_in += x.size
+
+    def input_finished(self) -> None:
+        """No more audio: pad to whole hops and flush the look-ahead with silence."""
+        if self._finished:
+            return
+        if self._rs is not None:
+            self._append(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
+            self._rs = None
+        self._final_frames = -(-self.samples_in // vocab.HOP_SAMPLES)
+        rem = (-len(self._pending)) % vocab.HOP_SAMPLES
+        pad = rem + self.engine.info.lookahead * vocab.HOP_SAMPLES
+        self._pending = np.concatenate([self._pending, np.zeros(pad, np.float32)])
+        self._finished = True
+
+    def set_emotion(self, emotion="neutral", intensity: float | str | None = None,
+                    transition: float = 0.3) -> None:
+        """Change the emotion (name, code, index, {name: weight} mixture or E weights) and
+        intensity (0..1 or "auto") at any moment, blending over `transition` seconds."""
+        if not (isinstance(transition, (int, float)) and math.isfinite(transition) and transition >= 0):
+            raise ValueError(f"transition must be a non-negative number of seconds, got {transition!r}")
+        cur_vec, cur_int = self._emotion.at(self._steps)
+        auto = intensity == "auto" or (intensity is None and self._emotion.auto)
+        target_int = cur_int if auto or intensity is None else _check_intensity(intensity)
+        self._emotion = _EmotionState(cur_vec, cur_int, emotion_vector(emotion), target_int,
+                                      t0=self._steps, steps=int(round(transition * vocab.INTERNAL_FPS)),
+                                      auto=auto)
+
+    def reset(self) -> None:
+        """Forget all audio and state (emotion settings are kept)."""
+        self._pending = np.zeros(0, np.float32)
+        self._rs, self._rs_rate = None, None
+        self._state = self.engine.info.zero_state(1)
+        self._steps = 0  # model steps taken
+        self._track: list[np.ndarray] = []  # decoded internal frames not yet passed (frame index base)
+        self._track_base = 0  # internal frame index of _track[0]
+        self._next_out = 0
+        self._finished = False
+        self._final_frames = None
+        self.samples_in = 0
+        self._arousal = ArousalTracker()
+        self._smoother = OneEuroFilter(rate=self.fps)
+        vec, inten = self._emotion.at(0)
+        self._emotion = _EmotionState(vec, inten, vec, inten, auto=self._emotion.auto)
+
+    # ---- bookkeeping used by the engine ------------------------------------------------------
+    @property
+    def ready_frames(self) -> int:
+        """Model steps the queued audio allows now."""
+        return len(self._pending) // vocab.HOP_SAMPLES
+
+    def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pop n hops of audio and build their conditioning (emotion per model step)."""
+        hop = vocab.HOP_SAMPLES
+        audio, self._pending = self._pending[: n * hop], self._pending[n * hop:]
+        cond = np.zeros((n, vocab.NUM_EMOTIONS + 1), np.float32)
+        for i in range(n):
+            vec, inten = self._emotion.at(self._steps + i)
+            if self._emotion.auto:
+                inten = self._arousal.update(audio[i * hop:(i + 1) * hop])
+                self._emotion.target_int = inten
+            cond[i, :-1] = vec * inten
+            cond[i, -1] = inten
+        return audio, cond
+
+    def _absorb(self, out: np.ndarray, n: int) -> list[Frame]:
+        """Model outputs for n steps -> output frames now complete."""
+        lk = self.engine.info.lookahead
+        first_frame = self._steps - lk  # internal frame index of out[0]
+        self._steps += n
+        keep = out[max(0, -first_frame):]
+        if len(self._track) == 0:
+            self._track_base = max(0, first_frame)
+        self._track.extend(keep)
+        return self._emit()
+
+    def _emit(self) -> list[Frame]:
+        frames = []
+        have = self._track_base + len(self._track)  # internal frames decoded so far
+        limit = have if self._final_frames is None else min(have, self._final_frames)
+        while True:
+            k = self._next_out
+            t = k / self.fps
+            if self._final_frames is not None and t * vocab.INTERNAL_FPS >= self._final_frames:
+                break
+            p = max(0.0, t * vocab.INTERNAL_FPS - 0.5)
+            i0 = int(math.floor(p))
+            i1 = min(i0 + 1, limit - 1) if self._final_frames is not None else i0 + 1
+            if i1 >= have or i0 >= limit:
+                break
+            a, b = self._track[i0 - self._track_base], self._track[max(i0, i1) - self._track_base]
+            w = p - i0 if i1 > i0 else 0.0
+            frames.append(self.engine._frame(self, k, t, (1 - w) * a + w * b))
+            self._next_out += 1
+        drop = int(math.floor(max(0.0, self._next_out / self.fps * vocab.INTERNAL_FPS - 0.5))) - self._track_base
+        if drop > 0:
+            del self._track[:drop]
+            self._track_base += drop
+        return frames
+
+
+def _check_intensity(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"intensity must be a number in [0, 1] or 'auto', got {x!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise ValueError(f"intensity must be within [0, 1] (or 'auto'), got {x!r}")
+    return v
+
+
+class Engine:
+    """Holds the model (a backend) and the head; creates and decodes streams."""
+
+    def __init__(self, model: str | Path | None = None, head: Head | str | Path | None = None,
+                 backend: str = "auto", threads: int = 1, arkit_to_flame: str | Path | None = None):
+        path = Path(model) if model is not None else default_model_path()
+        self.backend = open_backend(path, backend, threads)
+        self.info = self.backend.info
+        self.head = head if isinstance(head, Head) else load_head(head)
+        self.expression_map = None  # K_head x 52 for FLAME heads
+        self.warning = None
+        if not self.head.is_arkit:
+            if arkit_to_flame is not None:
+                self.expression_map = load_expression_map(arkit_to_flame, self.head.num_expressions)
+            else:
+                self.warning = (f"head {self.head.name!r} has no ARKit expression basis and no "
+                                "ARKit->FLAME map was given (--arkit-map): only the jaw, neck "
+                                "and eyes will move")
+
+    @property
+    def latency_ms(self) -> float:
+        return self.info.latency_ms
+
+    def create_stream(self, **options) -> Stream:
+        return Stream(self, **options)
+
+    def is_ready(self, stream: Stream) -> bool:
+        return stream.ready_frames > 0
+
+    def decode_stream(self, stream: Stream) -> list[Frame]:
+        """Run the model over all queued audio of one stream; return the finished frames."""
+        frames = []
+        while stream.ready_frames:
+            n = min(stream.ready_frames, MAX_STEP_FRAMES)
+            audio, cond = stream._take(n)
+            out, stream._state = self.backend.step(audio[None], cond[None], stream._state)
+            frames += stream._absorb(out[0], n)
+        if stream._finished:
+            frames += stream._emit()
+        return frames
+
+    def decode_streams(self, streams: list[Stream]) -> dict[int, list[Frame]]:
+        """Batched decode: streams with the same number of ready steps share one model call.
+        Returns {id(stream): frames}."""
+        result = {id(s): [] for s in streams}
+        pending = [s for s in streams if s.ready_frames]
+        while pending:
+            groups: dict[int, list[Stream]] = {}
+            for s in pending:
+                groups.setdefault(min(s.ready_frames, MAX_STEP_FRAMES), []).append(s)
+            for n, group in groups.items():
+                taken = [s._take(n) for s in group]
+                audio = np.stack([a for a, _ in taken])
+                cond = np.stack([c for _, c in taken])
+                states = [np.concatenate([s._state[j] for s in group],
+                                         axis=self.info.state_batch_axis(name))
+                          for j, name in enumerate(self.info.state_names)]
+                out, new = self.backend.step(audio, cond, states)
+                for b, s in enumerate(group):
+                    s._state = [np.take(x, [b], axis=self.info.state_batch_axis(name))
+                                for x, name in zip(new, self.info.state_names)]
+                    result[id(s)] += s._absorb(out[b], n)
+            pending = [s for s in pending if s.ready_frames]
+        for s in streams:
+            if s._finished:
+                result[id(s)] += s._emit()
+        return result
+
+    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray) -> Frame:
+        arkit = np.clip(row[_ARKIT], 0.0, 1.0).astype(np.float32)
+        jaw = row[_JAW].astype(np.float32)
+        neck = row[_NECK].astype(np.float32)
+        if stream.smoothing:
+            sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
+            arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
+        vec, inten = stream._emotion.at(stream._steps)
+        if self.head.is_arkit:
+            expression = arkit
+        elif self.expression_map is not None:
+            expression = (self.expression_map @ arkit).astype(np.float32)
+        else:
+            expression = np.zeros(self.head.num_expressions, np.float32)
+        eye = eye_pose_from_arkit(arkit) if not self.head.is_arkit else np.zeros(6, np.float32)
+        frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=expression, jaw_pose=jaw,
+                      neck_pose=neck, eye_pose=eye, emotion=vec.astype(np.float32),
+                      intensity=float(inten))
+        if stream.want_vertices:
+            frame.vertices = self.vertices(frame)
+        return frame
+
+    def vertices(self, frame: Frame) -> np.ndarray:
+        """V x 3 vertices of the active head for a frame."""
+        pose = np.zeros(vocab.POSE_DIM, np.float32)
+        pose[vocab.POSE_SLICES["neck"]] = frame.neck_pose
+        pose[vocab.POSE_SLICES["jaw"]] = frame.jaw_pose
+        pose[vocab.POSE_SLICES["eye_left"]] = frame.eye_pose[:3]
+        pose[vocab.POSE_SLICES["eye_right"]] = frame.eye_pose[3:]
+        return self.head.forward(frame.expression, pose)
+
+
+def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:
+    """Eye rotations (6: left, right axis-angle) from the eyeLook* weights (FLAME heads; the
+    default head moves its eyes through those blendshapes instead)."""
+    out = np.zeros(6, np.float32)
+    for j, side in enumerate(("Left", "Right")):
+        w = {d: arkit[vocab.ARKIT_INDEX[f"eyeLook{d}{side}"]] for d in ("Up", "Down", "In", "Out")}
+        sign_in = -1.0 if side == "Left" else 1.0
+        r = vocab.EYE_LOOK_RAD
+        out[3 * j] = w["Down"] * r["Down"] - w["Up"] * r["Up"]
+        out[3 * j + 1] = sign_in * (w["In"] * r["In"] - w["Out"] * r["Out"])
+    return out
+
+
+def load_expression_map(path: str | Path, k_head: int) -> np.ndarray:
+    """An ARKit->head-expression map: .npy/.npz (array `map`) of shape K_head x 52, or a CSV
+    with a header row of the 52 ARKit names and K_head rows."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"ARKit->FLAME map not found: {path}")
+    if path.suffix == ".csv":
+        import csv
+        rows = list(csv.reader(open(path)))
+        header, body = rows[0], rows[1:]
+        if header != list(vocab.ARKIT_NAMES):
+            raise ValueError(f"{path}: the header must be the 52 ARKit names in ARKit's order")
+        m = np.array(body, dtype=np.float32)
+    else:
+        data = np.load(path)
+        m = data["map"] if hasattr(data, "files") else data
+    m = np.asarray(m, dtype=np.float32)
+    if m.shape != (k_head, vocab.NUM_ARKIT) or not np.isfinite(m).all():
+        raise ValueError(f"{path}: expected a finite {k_head} x {vocab.NUM_ARKIT} map (head "
+                         f"expressions x ARKit weights), got {m.shape}")
+    return m

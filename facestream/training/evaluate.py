@@ -1,0 +1,333 @@
+"""Evaluate models and baselines on the held-out splits, in one run, on the same data.
+
+    facestream eval --model runs/default/model.pt --json out/eval.json --markdown out/eval.md
+    facestream eval --model a.pt --model b.pt --offline runs/offline/model.pt --plot out/eval.png
+
+Metrics (vertices of the default head, neck and global pose at rest, metres -> reported units):
+- LVE as FaceFormer/CodeTalker compute it: per frame the maximum over lip vertices of the
+  squared L2 error, averaged over all frames; reported in 1e-5 m^2.
+- lip error (mm): mean over frames of the mean lip-vertex L2 error ("average"), and of the
+  maximum ("max", the seed paper's max lip error).
+- FDD on the upper face: per vertex the standard deviation over time of its distance to the
+  template, ground truth minus prediction, averaged over vertices and sequences (1e-7 m).
+- bilabial closure rate: the fraction of /p b m/ phones whose centre frame has a lip gap
+  (as engine.metrics.lip_gap measures it) below CLOSED_MM; since a face that never moves
+  scores 1.0 on it, the open-vowel rate (lip gap above OPEN_MM at open vowels) goes beside it.
+- emotion error: mean absolute error of the expression-carrying ARKit weights (brows, eyes,
+  cheeks, nose) per dominant emotion and intensity bin.
+
+Baselines: the neutral face; an energy heuristic (jawOpen from the smoothed log-RMS of the
+audio through a line fitted by least squares on the training split); any number of causal
+checkpoints (their look-ahead is in their config) and optionally an offline one.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import vocab
+from ..engine.head import Head, load_head
+from .phonemes import BILABIALS, PHONES
+
+OPEN_VOWELS = frozenset(p for p, ph in PHONES.items() if ph.kind == "vowel" and ph.height >= 2.5)
+
+CLOSED_MM = 1.0  # lip gap (mm) under which the lips count as closed
+EXPRESSION_SHAPES = tuple(i for i, n in enumerate(vocab.ARKIT_NAMES)
+                          if n.startswith(("brow", "eye", "cheek", "nose")))
+
+
+@dataclass
+class Sequence:
+    uid: str
+    split: str
+    audio: np.ndarray  # S float32
+    arkit: np.ndarray  # T x K
+    jaw: np.ndarray  # T x 3
+    emotion: np.ndarray  # T x E
+    intensity: np.ndarray  # T
+    phones: list  # PhoneSeg
+
+
+def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> list[Sequence]:
+    from .corpus.store import Corpus
+    out = []
+    for split in splits:
+        view = Corpus(corpus_root).select(split=split)
+        for i in range(len(view) if not limit else min(limit, len(view))):
+            utt, tg = view[i]
+            out.append(Sequence(utt.uid, split if utt.source != "asterisk" else f"{split}-real",
+                                utt.audio, tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
+                                tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
+                                utt.phones))
+    return out
+
+
+# ---- predictors ----------------------------------------------------------------------------
+
+
+class TorchPredictor:
+    """A checkpoint run over a whole sequence exactly as it streams (causal, state from zero),
+    then shifted by its look-ahead, with L frames of silence flushed at the end."""
+
+    def __init__(self, path: str, name: str | None = None):
+        import torch
+        from .checkpoint import load_checkpoint
+        self.torch = torch
+        self.model, blob = load_checkpoint(path)
+        self.lookahead = self.model.config.lookahead
+        self.offline = self.model.config.offline
+        self.name = name or (f"offline ({Path(path).parent.name})" if self.offline
+                             else f"causal L={self.lookahead} ({Path(path).parent.name})")
+        self.latency_ms = None if self.offline else self.model.config.algorithmic_latency_ms
+
+    def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        from .network import decode_outputs, make_cond
+        torch = self.torch
+        t = len(seq.arkit)
+        lk = self.lookahead
+        n = t + lk
+        audio = np.zeros(n * vocab.HOP_SAMPLES, np.float32)
+        audio[: min(len(seq.audio), n * vocab.HOP_SAMPLES)] = seq.audio[: n * vocab.HOP_SAMPLES]
+        emo = np.concatenate([np.repeat(seq.emotion[:1], lk, 0), seq.emotion])[:n]
+        inten = np.concatenate([np.repeat(seq.intensity[:1], lk, 0), seq.intensity])[:n]
+        with torch.no_grad():
+            cond = make_cond(torch.from_numpy(emo)[None], torch.from_numpy(inten)[None])
+            raw, *_ = self.model(torch.from_numpy(audio)[None], cond, *self.model.init_state(1))
+            d = decode_outputs(raw)
+        return d["arkit"][0, lk:].numpy(), d["jaw"][0, lk:].numpy()
+
+
+class NeutralPredictor:
+    name, latency_ms = "neutral face", 0.0
+
+    def __call__(self, seq: Sequence):
+        t = len(seq.arkit)
+        return np.zeros((t, vocab.NUM_ARKIT), np.float32), np.zeros((t, 3), np.float32)
+
+
+def log_rms(audio: np.ndarray, n_frames: int, smooth: int = 3) -> np.ndarray:
+    """Causal per-frame log RMS (dB), smoothed by a causal moving average of `smooth` frames."""
+    hop = vocab.HOP_SAMPLES
+    a = np.zeros(n_frames * hop, np.float32)
+    a[: min(len(audio), len(a))] = audio[: len(a)]
+    rms = np.sqrt(np.mean(a.reshape(n_frames, hop) ** 2, axis=1) + 1e-10)
+    db = 20 * np.log10(rms)
+    kernel = np.ones(smooth) / smooth
+    return np.convolve(db, kernel)[:n_frames]
+
+
+class EnergyPredictor:
+    """jawOpen = clip(a * logRMS + b, 0, 1), jaw pitch from the one jawOpen definition."""
+
+    name = "energy heuristic"
+    latency_ms = 1000.0 * vocab.HOP_SAMPLES / vocab.SAMPLE_RATE
+
+    def __init__(self, a: float = 0.0, b: float = 0.0, smooth: int = 3):
+        self.a, self.b, self.smooth = a, b, smooth
+
+    @classmethod
+    def fit(cls, sequences: list[Sequence]) -> "EnergyPredictor":
+        """Least squares on the training split, over the smoothing lengths 1..9 (fair tuning)."""
+        best = None
+        jk = vocab.ARKIT_INDEX["jawOpen"]
+        for smooth in (1, 3, 5, 9):
+            x = np.concatenate([log_rms(s.audio, len(s.arkit), smooth) for s in sequences])
+            y = np.concatenate([s.arkit[:, jk] for s in sequences])
+            keep = x > -80
+            a, b = np.polyfit(x[keep], y[keep], 1)
+            err = np.mean((np.clip(a * x + b, 0, 1) - y) ** 2)
+            if best is None or err < best[0]:
+                best = (err, a, b, smooth)
+        return cls(best[1], best[2], best[3])
+
+    def __call__(self, seq: Sequence):
+        t = len(seq.arkit)
+        arkit = np.zeros((t, vocab.NUM_ARKIT), np.float32)
+        jo = np.clip(self.a * log_rms(seq.audio, t, self.smooth) + self.b, 0, 1)
+        arkit[:, vocab.ARKIT_INDEX["jawOpen"]] = jo
+        return arkit, vocab.jaw_open_to_pose(jo)
+
+
+# ---- metrics -------------------------------------------------------------------------------
+
+
+class MeasuredHead:
+    """The default head cut down to the vertices the metrics read (lips, upper face, mouth
+    landmarks): the same skinning, a fraction of the cost. Global, neck and eye poses are at
+    rest, so only the jaw rotates (exact LBS for that case)."""
+
+    def __init__(self, head: Head):
+        from ..engine.metrics import mouth_landmarks
+        m = mouth_landmarks(head)
+        self.idx = np.unique(np.concatenate([head.regions["lips"], head.regions["upper_face"],
+                                             m.upper_lip, m.lower_lip]))
+        pos = {int(v): i for i, v in enumerate(self.idx)}
+        self.lips = np.array([pos[int(v)] for v in head.regions["lips"]])
+        self.upper = np.array([pos[int(v)] for v in head.regions["upper_face"]])
+        self.up_lip = np.array([pos[int(v)] for v in m.upper_lip])
+        self.lo_lip = np.array([pos[int(v)] for v in m.lower_lip])
+        jaw = vocab.POSE_JOINTS.index("jaw")
+        self.template = head.template[self.idx]
+        self.dirs = head.expr_dirs[:, self.idx].reshape(head.num_expressions, -1)
+        self.w_jaw = head.skin_weights[self.idx, jaw][None, :, None]
+        self.pivot = head.joints[jaw]
+
+    def vertices(self, arkit: np.ndarray, jaw: np.ndarray) -> np.ndarray:
+        """arkit T x K, jaw T x 3 -> T x V' x 3."""
+        from ..engine.lbs import rodrigues
+        v = self.template + (arkit.astype(np.float32) @ self.dirs).reshape(len(arkit), -1, 3)
+        rel = v - self.pivot
+        moved = np.einsum("tij,tvj->tvi", rodrigues(jaw), rel) - rel
+        return v + self.w_jaw * moved
+
+    def lip_gap(self, v: np.ndarray) -> np.ndarray:
+        """As engine.metrics.lip_gap, on these vertices: T x V' x 3 -> T (m)."""
+        return np.maximum(v[:, self.up_lip, 1].min(1) - v[:, self.lo_lip, 1].max(1), 0.0)
+
+
+OPEN_MM = 2.0  # lip gap (mm) above which an open vowel counts as opened
+
+
+def sequence_metrics(mh: MeasuredHead, seq: Sequence, arkit: np.ndarray, jaw: np.ndarray) -> dict:
+    vp, vt = mh.vertices(arkit, jaw), mh.vertices(seq.arkit, seq.jaw)
+    d2 = np.sum((vp[:, mh.lips] - vt[:, mh.lips]) ** 2, axis=-1)  # T x L
+    d = np.sqrt(d2)
+    rest = mh.template[mh.upper]
+    fdd_t = np.linalg.norm(vt[:, mh.upper] - rest, axis=-1).std(0)
+    fdd_p = np.linalg.norm(vp[:, mh.upper] - rest, axis=-1).std(0)
+    gap = mh.lip_gap(vp) * 1000.0
+    closed = total = opened = n_open = 0
+    for s in seq.phones:
+        t = min(int((s.start + s.end) / 2 * vocab.INTERNAL_FPS), len(gap) - 1)
+        if s.phone in BILABIALS:
+            closed += gap[t] < CLOSED_MM
+            total += 1
+        elif s.phone in OPEN_VOWELS:
+            opened += gap[t] > OPEN_MM
+            n_open += 1
+    emo_err = np.abs(arkit[:, EXPRESSION_SHAPES] - seq.arkit[:, EXPRESSION_SHAPES]).mean(1)
+    return {"frames": len(vp), "lve_sum": float(d2.max(1).sum()), "lip_mean_sum": float(d.mean(1).sum()),
+            "lip_max_sum": float(d.max(1).sum()), "fdd_abs": float(np.mean(np.abs(fdd_t - fdd_p))),
+            "closed": int(closed), "bilabials": int(total), "opened": int(opened),
+            "open_vowels": int(n_open), "emo_err": emo_err,
+            "dominant": seq.emotion.argmax(1), "intensity": seq.intensity}
+
+
+def aggregate(rows: list[dict]) -> dict:
+    frames = sum(r["frames"] for r in rows)
+    emo = np.concatenate([r["emo_err"] for r in rows])
+    dom = np.concatenate([r["dominant"] for r in rows])
+    inten = np.concatenate([r["intensity"] for r in rows])
+    per_emotion = {}
+    for e, name in enumerate(vocab.EMOTION_NAMES):
+        for lo, hi in ((0.0, 0.4), (0.4, 0.7), (0.7, 1.01)):
+            sel = (dom == e) & (inten >= lo) & (inten < hi)
+            if sel.any():
+                per_emotion[f"{name}@{lo:.1f}-{min(hi, 1.0):.1f}"] = float(emo[sel].mean())
+    bil = sum(r["bilabials"] for r in rows)
+    return {
+        "frames": frames, "sequences": len(rows),
+        "LVE_1e-5m2": 1e5 * sum(r["lve_sum"] for r in rows) / frames,
+        "lip_mean_mm": 1e3 * sum(r["lip_mean_sum"] for r in rows) / frames,
+        "lip_max_mm": 1e3 * sum(r["lip_max_sum"] for r in rows) / frames,
+        "FDD_1e-7m": 1e7 * float(np.mean([r["fdd_abs"] for r in rows])),
+        "closure_rate": (sum(r["closed"] for r in rows) / bil) if bil else float("nan"),
+        "bilabials": bil,
+        "open_rate": (sum(r["opened"] for r in rows) / max(1, sum(r["open_vowels"] for r in rows))),
+        "emotion_mae": float(emo.mean()),
+        "emotion_mae_by": per_emotion,
+    }
+
+
+def evaluate(predictors, sequences: list[Sequence], head: Head | None = None) -> dict:
+    """-> {split: {predictor name: metrics}} plus each predictor's latency."""
+    mh = MeasuredHead(head or load_head())
+    results: dict = {"latency_ms": {p.name: p.latency_ms for p in predictors}, "splits": {}}
+    for split in sorted({s.split for s in sequences}):
+        seqs = [s for s in sequences if s.split == split]
+        results["splits"][split] = {}
+        for p in predictors:
+            rows = [sequence_metrics(mh, s, *p(s)) for s in seqs]
+            results["splits"][split][p.name] = aggregate(rows)
+    return results
+
+
+def markdown_table(results: dict) -> str:
+    lines = []
+    for split, by_model in results["splits"].items():
+        lines.append(f"\n**{split}** ({next(iter(by_model.values()))['sequences']} sequences)\n")
+        lines.append("| model | latency (ms) | LVE (1e-5 m²) | lip mean / max (mm) | FDD (1e-7 m) "
+                     "| closure rate | open-vowel rate | emotion MAE |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for name, m in by_model.items():
+            lat = results["latency_ms"].get(name)
+            lat = "offline" if lat is None else f"{lat:.0f}"
+            lines.append(f"| {name} | {lat} | {m['LVE_1e-5m2']:.3f} | {m['lip_mean_mm']:.2f} / "
+                         f"{m['lip_max_mm']:.2f} | {m['FDD_1e-7m']:.2f} | {m['closure_rate']:.2f} "
+                         f"({m['bilabials']}) | {m['open_rate']:.2f} | {m['emotion_mae']:.3f} |")
+    lines.append(f"\nClosure: lip gap below {CLOSED_MM} mm at the centre of /p b m/; open-vowel "
+                 f"rate: lip gap above {OPEN_MM} mm at the centre of open vowels.")
+    return "\n".join(lines)
+
+
+def plot_latency_curve(results: dict, path: str | Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    splits = list(results["splits"])
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 3.6), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        pts = [(results["latency_ms"][n], m["LVE_1e-5m2"], n) for n, m in results["splits"][split].items()
+               if results["latency_ms"].get(n) is not None and n.startswith("causal")]
+        pts.sort()
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="causal (look-ahead sweep)")
+        for n, m in results["splits"][split].items():
+            if not n.startswith("causal"):
+                ax.axhline(m["LVE_1e-5m2"], ls="--", lw=1, label=n, color=None)
+        ax.set_xlabel("algorithmic latency (ms)")
+        ax.set_ylabel("LVE (1e-5 m²)")
+        ax.set_title(split)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="facestream eval", description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default="build/corpus")
+    ap.add_argument("--model", action="append", default=[], help="causal checkpoint (repeatable)")
+    ap.add_argument("--offline", action="append", default=[], help="offline checkpoint")
+    ap.add_argument("--splits", default="test,val")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
+    ap.add_argument("--json", help="write the results as JSON here")
+    ap.add_argument("--markdown", help="write the markdown table here")
+    ap.add_argument("--plot", help="write the quality-versus-latency PNG here")
+    args = ap.parse_args(argv)
+    seqs = load_sequences(args.corpus, tuple(args.splits.split(",")), args.limit)
+    if not seqs:
+        print(f"no held-out sequences in {args.corpus}", file=sys.stderr)
+        return 2
+    train = load_sequences(args.corpus, ("train",), limit=300)
+    preds = [NeutralPredictor(), EnergyPredictor.fit(train)]
+    preds += [TorchPredictor(p) for p in args.model + args.offline]
+    res = evaluate(preds, seqs)
+    table = markdown_table(res)
+    print(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(table + "\n")
+    if args.plot:
+        plot_latency_curve(res, args.plot)
+    return 0
+
