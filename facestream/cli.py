@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .training.corpus.cli import add_parser as add_data
     add_data(sub)
+    from .exporters.cli import add_parser as add_export
+    add_export(sub)
 
     p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
                        add_help=False)

@@ -171,23 +171,27 @@ class Stream:
         """Model steps the queued audio allows now."""
         return len(self._pending) // vocab.HOP_SAMPLES
 
-    def _take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Pop n hops of audio and build their conditioning (emotion per model step)."""
+    def _take(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pop n hops of audio and build their conditioning (emotion per model step).
+        -> audio n*HOP, cond n x (E+1) for the model, emotion n x (E+1) (weights, intensity)."""
         hop = vocab.HOP_SAMPLES
         audio, self._pending = self._pending[: n * hop], self._pending[n * hop:]
-        cond = np.zeros((n, vocab.NUM_EMOTIONS + 1), np.float32)
+        emo = np.zeros((n, vocab.NUM_EMOTIONS + 1), np.float32)
         for i in range(n):
             vec, inten = self._emotion.at(self._steps + i)
             if self._emotion.auto:
                 inten = self._arousal.update(audio[i * hop:(i + 1) * hop])
                 self._emotion.target_int = inten
-            cond[i, :-1] = vec * inten
-            cond[i, -1] = inten
-        return audio, cond
+            emo[i, :-1], emo[i, -1] = vec, inten
+        cond = np.concatenate([emo[:, :-1] * emo[:, -1:], emo[:, -1:]], axis=1)
+        return audio, cond, emo
 
-    def _absorb(self, out: np.ndarray, n: int) -> list[Frame]:
-        """Model outputs for n steps -> output frames now complete."""
+    def _absorb(self, out: np.ndarray, emo: np.ndarray, n: int) -> list[Frame]:
+        """Model outputs (and the emotion they were made with) for n steps -> output frames
+        now complete. Each track row: OUT_DIM outputs, E weights, intensity; interpolated
+        together so a frame reports the emotion that shaped it."""
         lk = self.engine.info.lookahead
+        out = np.concatenate([out, emo], axis=1)
         first_frame = self._steps - lk  # internal frame index of out[0]
         self._steps += n
         keep = out[max(0, -first_frame):]
@@ -199,16 +203,17 @@ class Stream:
     def _emit(self) -> list[Frame]:
         frames = []
         have = self._track_base + len(self._track)  # internal frames decoded so far
-        limit = have if self._final_frames is None else min(have, self._final_frames)
+        last = None if self._final_frames is None else self._final_frames - 1
         while True:
             k = self._next_out
             t = k / self.fps
-            if self._final_frames is not None and t * vocab.INTERNAL_FPS >= self._final_frames:
+            if last is not None and t * vocab.INTERNAL_FPS >= self._final_frames:
                 break
             p = max(0.0, t * vocab.INTERNAL_FPS - 0.5)
             i0 = int(math.floor(p))
-            i1 = min(i0 + 1, limit - 1) if self._final_frames is not None else i0 + 1
-            if i1 >= have or i0 >= limit:
+            i1 = i0 + 1 if last is None else min(i0 + 1, last)
+            i0 = i0 if last is None else min(i0, last)
+            if i1 >= have:
                 break
             a, b = self._track[i0 - self._track_base], self._track[max(i0, i1) - self._track_base]
             w = p - i0 if i1 > i0 else 0.0
@@ -265,9 +270,9 @@ class Engine:
         frames = []
         while stream.ready_frames:
             n = min(stream.ready_frames, MAX_STEP_FRAMES)
-            audio, cond = stream._take(n)
+            audio, cond, emo = stream._take(n)
             out, stream._state = self.backend.step(audio[None], cond[None], stream._state)
-            frames += stream._absorb(out[0], n)
+            frames += stream._absorb(out[0], emo, n)
         if stream._finished:
             frames += stream._emit()
         return frames
@@ -283,8 +288,8 @@ class Engine:
                 groups.setdefault(min(s.ready_frames, MAX_STEP_FRAMES), []).append(s)
             for n, group in groups.items():
                 taken = [s._take(n) for s in group]
-                audio = np.stack([a for a, _ in taken])
-                cond = np.stack([c for _, c in taken])
+                audio = np.stack([t[0] for t in taken])
+                cond = np.stack([t[1] for t in taken])
                 states = [np.concatenate([s._state[j] for s in group],
                                          axis=self.info.state_batch_axis(name))
                           for j, name in enumerate(self.info.state_names)]
@@ -292,7 +297,7 @@ class Engine:
                 for b, s in enumerate(group):
                     s._state = [np.take(x, [b], axis=self.info.state_batch_axis(name))
                                 for x, name in zip(new, self.info.state_names)]
-                    result[id(s)] += s._absorb(out[b], n)
+                    result[id(s)] += s._absorb(out[b], taken[b][2], n)
             pending = [s for s in pending if s.ready_frames]
         for s in streams:
             if s._finished:
@@ -306,7 +311,7 @@ class Engine:
         if stream.smoothing:
             sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
             arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
-        vec, inten = stream._emotion.at(stream._steps)
+        vec, inten = row[_CLOSURE + 1:-1], float(row[-1])
         if self.head.is_arkit:
             expression = arkit
         elif self.expression_map is not None:

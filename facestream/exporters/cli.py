@@ -1,0 +1,28 @@
+"""`facestream export CHECKPOINT --format onnx|torchscript -o DIR`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX and/or TorchScript")
+    p.add_argument("checkpoint", help="a training checkpoint (runs/.../model.pt)")
+    p.add_argument("--format", choices=["onnx", "torchscript", "both"], default="both")
+    p.add_argument("-o", "--out", default="out/export", help="output directory")
+    p.add_argument("--name", default="model", help="file stem (model.onnx, model.ts)")
+    p.set_defaults(func=_export)
+
+
+def _export(args) -> int:
+    from ..training.checkpoint import load_checkpoint
+    from .export import export_onnx, export_torchscript
+    net, blob = load_checkpoint(args.checkpoint)
+    if net.config.offline:
+        raise ValueError("an offline (bidirectional) model cannot stream: export a causal one")
+    out = Path(args.out)
+    extra = {"trained_steps": blob.get("step", 0), "train_config": blob.get("train_config")}
+    if args.format in ("onnx", "both"):
+        print(f"onnx: {export_onnx(net, out / f'{args.name}.onnx', head=blob['head'], extra_meta=extra)}")
+    if args.format in ("torchscript", "both"):
+        print(f"torchscript: {export_torchscript(net, out / f'{args.name}.ts', head=blob['head'], extra_meta=extra)}")
+    return 0

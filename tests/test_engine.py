@@ -1,0 +1,149 @@
+"""The streaming engine: chunking and sample rates are invisible, batching is exact,
+emotion transitions are smooth, bad input is refused with a clear message."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the test model is exported with torch")
+import soxr  # noqa: E402
+
+from facestream import vocab  # noqa: E402
+from facestream.engine.stream import Engine  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    from facestream.exporters.export import export_onnx
+    from facestream.training.network import ModelConfig, StreamingFaceNet
+    torch.manual_seed(0)
+    net = StreamingFaceNet(ModelConfig(n_mels=32, channels=48, conv_layers=2, gru_hidden=64,
+                                       lookahead=3)).eval()
+    path = export_onnx(net, tmp_path_factory.mktemp("m") / "m.onnx", head="facestream-default-head")
+    return Engine(path)
+
+
+@pytest.fixture(scope="module")
+def audio():
+    rng = np.random.default_rng(0)
+    t = np.arange(16000 * 2) / 16000
+    return (0.3 * np.sin(2 * np.pi * 180 * t) * (rng.random(t.size) > 0.3)
+            + 0.05 * rng.normal(size=t.size)).astype(np.float32)
+
+
+def run(engine, chunks, sr=16000, **opts):
+    s = engine.create_stream(**opts)
+    frames = []
+    for c in chunks:
+        s.accept_waveform(sr, c)
+        frames += engine.decode_stream(s)
+    s.input_finished()
+    return frames + engine.decode_stream(s)
+
+
+def arr(frames):
+    return np.stack([f.arkit for f in frames])
+
+
+def test_frames_cover_the_audio_at_the_asked_rate(engine, audio):
+    for fps in (30, 60):
+        frames = run(engine, [audio], fps=fps)
+        assert len(frames) == 2 * fps
+        assert [f.seq for f in frames] == list(range(2 * fps))
+        assert frames[1].timestamp == pytest.approx(1 / fps)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_chunkings_give_the_same_frames(engine, audio, seed):
+    whole = arr(run(engine, [audio]))
+    rng = np.random.default_rng(seed)
+    parts = np.split(audio, np.sort(rng.choice(len(audio), 40, replace=False)))
+    assert np.abs(arr(run(engine, parts)) - whole).max() < 1e-4
+
+
+@pytest.mark.parametrize("sr", [8000, 22050, 44100, 48000])
+def test_other_sample_rates_stream_like_offline_resampling(engine, audio, sr):
+    x = soxr.resample(audio, 16000, sr)
+    offline = arr(run(engine, [soxr.resample(x, sr, 16000)]))
+    rng = np.random.default_rng(sr)
+    parts = np.split(x, np.sort(rng.choice(len(x), 25, replace=False)))
+    streamed = arr(run(engine, parts, sr=sr))
+    assert len(streamed) == len(offline)
+    assert np.abs(streamed - offline).max() < 1e-3
+
+
+def test_int16_and_multichannel_input(engine, audio):
+    ref = arr(run(engine, [audio]))
+    i16 = np.round(audio * 32767).astype(np.int16)
+    assert np.abs(arr(run(engine, [i16])) - ref).max() < 2e-3
+    stereo = np.stack([audio, audio], axis=1).astype(np.float64)
+    assert np.abs(arr(run(engine, [stereo])) - ref).max() < 1e-4
+
+
+def test_batched_decode_equals_single(engine, audio):
+    ref = arr(run(engine, [audio]))
+    streams = [engine.create_stream() for _ in range(3)]
+    for k, s in enumerate(streams):
+        s.accept_waveform(16000, audio[: 16000 + 160 * k])
+    out = engine.decode_streams(streams)
+    for k, s in enumerate(streams):
+        s.accept_waveform(16000, audio[16000 + 160 * k:])
+        s.input_finished()
+    out2 = engine.decode_streams(streams)
+    for s in streams:
+        got = arr(out[id(s)] + out2[id(s)])
+        assert np.abs(got - ref).max() < 1e-4
+
+
+def test_emotion_transition_is_smooth_and_reaches_its_target(engine, audio):
+    s = engine.create_stream(fps=60)
+    s.accept_waveform(16000, audio[:8000])
+    frames = engine.decode_stream(s)
+    s.set_emotion("happy", 0.9, transition=0.5)
+    s.accept_waveform(16000, audio[8000:])
+    s.input_finished()
+    frames += engine.decode_stream(s)
+    inten = np.array([f.intensity for f in frames])
+    happy = np.array([f.emotion[vocab.emotion_index("happy")] for f in frames])
+    assert inten[0] == 0.0 and inten[-1] == pytest.approx(0.9)
+    assert happy[-1] == pytest.approx(1.0)
+    assert np.abs(np.diff(inten)).max() < 0.9 / 0.5 / 60 * 2  # no jump: spread over the transition
+    assert np.all(np.diff(inten) >= -1e-6)
+
+
+def test_auto_intensity_and_smoothing_run(engine, audio):
+    frames = run(engine, [audio], intensity="auto", smoothing=True)
+    inten = np.array([f.intensity for f in frames])
+    assert np.all((inten >= 0) & (inten <= 1)) and inten.std() > 0
+
+
+def test_vertices_on_request(engine, audio):
+    frames = run(engine, [audio[:3200]], vertices=True)
+    assert frames[0].vertices.shape == (engine.head.num_vertices, 3)
+
+
+@pytest.mark.parametrize("bad, rate, match", [
+    (np.array([0.0, np.nan]), 16000, "NaN"),
+    (np.zeros((2, 2, 2)), 16000, "shape"),
+    (np.zeros(10), 0, "sample_rate"),
+    (np.zeros(10), 10_000_000, "sample_rate"),
+    (np.array(["a"]), 16000, "unsupported sample type"),
+])
+def test_bad_input_is_refused_and_the_stream_survives(engine, audio, bad, rate, match):
+    s = engine.create_stream()
+    s.accept_waveform(16000, audio[:1600])
+    with pytest.raises(ValueError, match=match):
+        s.accept_waveform(rate, bad)
+    s.accept_waveform(16000, audio[1600:3200])  # nothing was lost or corrupted
+    s.input_finished()
+    assert len(engine.decode_stream(s)) == 6
+
+
+def test_bad_settings(engine):
+    s = engine.create_stream()
+    with pytest.raises(ValueError, match="unknown emotion"):
+        s.set_emotion("bored")
+    with pytest.raises(ValueError, match="intensity"):
+        s.set_emotion("happy", 1.5)
+    with pytest.raises(ValueError, match="fps"):
+        engine.create_stream(fps=25)
+    with pytest.raises(FileNotFoundError):
+        Engine("/nonexistent/model.onnx")
