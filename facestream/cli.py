@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data(sub)
     from .exporters.cli import add_parser as add_export
     add_export(sub)
+    from .engine.animate import add_parser as add_animate
+    add_animate(sub)
 
     p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
                        add_help=False)
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     from .engine.head import HeadFileError
     try:
         return args.func(args)
-    except (HeadFileError, FileNotFoundError, ValueError) as e:
+    except (HeadFileError, FileNotFoundError, ValueError, RuntimeError, ImportError) as e:
         print(f"facestream {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,167 @@
+"""`facestream animate IN -o OUT`: audio file -> per-frame face parameters (.npz, .json, .csv).
+
+The CSV follows Live Link Face's layout (Timecode, BlendShapeCount, then its blendshape
+columns and head/eye rotations), so Unreal's importers read it.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import vocab
+from .stream import Engine, Frame
+
+# Live Link Face's CSV column order (its own, not ARKit's alphabetical one).
+LIVE_LINK_FACE_COLUMNS = (
+    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft",
+    "EyeSquintLeft", "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight",
+    "EyeLookOutRight", "EyeLookUpRight", "EyeSquintRight", "EyeWideRight", "JawForward",
+    "JawRight", "JawLeft", "JawOpen", "MouthClose", "MouthFunnel", "MouthPucker", "MouthRight",
+    "MouthLeft", "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft", "MouthFrownRight",
+    "MouthDimpleLeft", "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight",
+    "MouthRollLower", "MouthRollUpper", "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft",
+    "MouthPressRight", "MouthLowerDownLeft", "MouthLowerDownRight", "MouthUpperUpLeft",
+    "MouthUpperUpRight", "BrowDownLeft", "BrowDownRight", "BrowInnerUp", "BrowOuterUpLeft",
+    "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft", "CheekSquintRight", "NoseSneerLeft",
+    "NoseSneerRight", "TongueOut",
+)
+_LLF_INDEX = [vocab.ARKIT_INDEX[c[0].lower() + c[1:]] for c in LIVE_LINK_FACE_COLUMNS]
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """-> (samples S or S x C float32, sample rate). Clear errors for what cannot be used."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    try:
+        import soundfile as sf
+        data, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except Exception as e:
+        raise ValueError(f"cannot read {path} as audio ({e}): give a WAV/FLAC/OGG file") from e
+    if data.size == 0:
+        raise ValueError(f"{path} contains no audio samples")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path} contains NaN or infinite samples")
+    if np.abs(data).max() < 1e-5:
+        raise ValueError(f"{path} is silent (peak below -100 dBFS): nothing to animate")
+    return data, int(sr)
+
+
+def animate_array(engine: Engine, samples: np.ndarray, sample_rate: int, *, fps: int = 30,
+                  chunk_ms: float = 20.0, emotion="neutral", intensity=0.0, smoothing=False,
+                  vertices=False) -> list[Frame]:
+    """Stream an array through the engine in chunks of `chunk_ms`, as a live source would."""
+    s = engine.create_stream(fps=fps, emotion=emotion, intensity=intensity,
+                             smoothing=smoothing, vertices=vertices)
+    step = max(1, int(sample_rate * chunk_ms / 1000))
+    frames: list[Frame] = []
+    for i in range(0, len(samples), step):
+        s.accept_waveform(sample_rate, samples[i:i + step])
+        frames += engine.decode_stream(s)
+    s.input_finished()
+    return frames + engine.decode_stream(s)
+
+
+def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arkit = np.stack([f.arkit for f in frames])
+    if out.suffix == ".npz":
+        arrays = dict(arkit=arkit, arkit_names=np.array(vocab.ARKIT_NAMES),
+                      expression=np.stack([f.expression for f in frames]),
+                      jaw_pose=np.stack([f.jaw_pose for f in frames]),
+                      neck_pose=np.stack([f.neck_pose for f in frames]),
+                      eye_pose=np.stack([f.eye_pose for f in frames]),
+                      emotion=np.stack([f.emotion for f in frames]),
+                      intensity=np.array([f.intensity for f in frames], np.float32),
+                      timestamps=np.array([f.timestamp for f in frames]), fps=np.array(fps),
+                      head=np.array(head_name))
+        if frames[0].vertices is not None:
+            arrays["vertices"] = np.stack([f.vertices for f in frames])
+        np.savez_compressed(out, **arrays)
+    elif out.suffix == ".json":
+        out.write_text(json.dumps({
+            "fps": fps, "head": head_name, "arkit_names": list(vocab.ARKIT_NAMES),
+            "frames": [{"seq": f.seq, "t": round(f.timestamp, 5),
+                        "arkit": np.round(f.arkit, 5).tolist(),
+                        "jaw_pose": np.round(f.jaw_pose, 5).tolist(),
+                        "neck_pose": np.round(f.neck_pose, 5).tolist(),
+                        "eye_pose": np.round(f.eye_pose, 5).tolist()} for f in frames]}))
+    elif out.suffix == ".csv":
+        with open(out, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["Timecode", "BlendShapeCount", *LIVE_LINK_FACE_COLUMNS, "HeadYaw",
+                        "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
+                        "RightEyeYaw", "RightEyePitch", "RightEyeRoll"])
+            for f in frames:
+                t = f.timestamp
+                tc = (f"{int(t // 3600):02d}:{int(t // 60) % 60:02d}:{int(t) % 60:02d}:"
+                      f"{int(round((t % 1) * fps)) % fps:02d}.{int(round(t * 1000)) % 1000:03d}")
+                head = [float(f.neck_pose[1]), float(f.neck_pose[0]), float(f.neck_pose[2])]
+                eyes = [float(f.eye_pose[1]), float(f.eye_pose[0]), 0.0,
+                        float(f.eye_pose[4]), float(f.eye_pose[3]), 0.0]
+                w.writerow([tc, len(LIVE_LINK_FACE_COLUMNS),
+                            *[f"{f.arkit[i]:.5f}" for i in _LLF_INDEX],
+                            *[f"{x:.5f}" for x in head + eyes]])
+    else:
+        raise ValueError(f"unknown output type {out.suffix!r}: use .npz, .json or .csv")
+    return out
+
+
+def parse_emotion(text: str):
+    """'happy' or a mixture 'happy:0.7,surprised:0.3'."""
+    if ":" not in text:
+        return text
+    mix = {}
+    for part in text.split(","):
+        name, _, w = part.partition(":")
+        try:
+            mix[name.strip()] = float(w)
+        except ValueError:
+            raise ValueError(f"bad emotion mixture {text!r}: write name:weight,name:weight") from None
+    return mix
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("animate", help="animate a face from an audio file")
+    p.add_argument("input", help="audio file (WAV, FLAC, OGG)")
+    p.add_argument("-o", "--output", required=True, help=".npz, .json or .csv (Live Link Face)")
+    p.add_argument("--model", help="exported model (.onnx/.ts) or checkpoint; default: shipped")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--head", help="head file (.npz or FLAME .pkl)")
+    p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
+    p.add_argument("--emotion", default="neutral", help="name, or mixture happy:0.7,sad:0.3")
+    p.add_argument("--intensity", default="0.5", help="0..1 or auto")
+    p.add_argument("--fps", type=int, default=30, choices=vocab.OUTPUT_FPS)
+    p.add_argument("--chunk-ms", type=float, default=20.0)
+    p.add_argument("--smooth", action="store_true", help="One Euro smoothing")
+    p.add_argument("--vertices", action="store_true", help="store vertices (.npz only)")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args) -> int:
+    import time
+    if Path(args.output).suffix not in (".npz", ".json", ".csv"):
+        raise ValueError(f"unknown output type {Path(args.output).suffix!r}: use .npz, .json or .csv")
+    engine = Engine(args.model, head=args.head, backend=args.backend, threads=args.threads,
+                    arkit_to_flame=args.arkit_map)
+    if engine.warning:
+        print(f"warning: {engine.warning}")
+    if not 1.0 <= args.chunk_ms <= 2000.0:
+        raise ValueError(f"--chunk-ms must be within 1..2000, got {args.chunk_ms}")
+    samples, sr = read_audio(args.input)
+    intensity = "auto" if args.intensity == "auto" else float(args.intensity)
+    t0 = time.perf_counter()
+    frames = animate_array(engine, samples, sr, fps=args.fps, chunk_ms=args.chunk_ms,
+                           emotion=parse_emotion(args.emotion), intensity=intensity,
+                           smoothing=args.smooth, vertices=args.vertices)
+    dt = time.perf_counter() - t0
+    out = write_frames(frames, args.output, args.fps, engine.head.name)
+    dur = len(samples) / sr
+    print(f"{len(frames)} frames at {args.fps} fps ({dur:.2f} s of audio, {dur / dt:.0f}x real "
+          f"time on {engine.backend.name}; algorithmic latency {engine.latency_ms:.0f} ms) -> {out}")
+    return 0
