@@ -74,3 +74,22 @@ def test_config_validation():
     with pytest.raises(ValueError, match="lookahead"):
         ModelConfig(lookahead=-1).validate()
     assert ModelConfig(lookahead=2).algorithmic_latency_ms == pytest.approx(30.0)
+
+
+def test_closure_gate_matches_the_rig(rng):
+    from facestream.training.corpus.rig import enforce_contacts
+    from facestream.training.network import close_lips
+    arkit = rng.random((40, 52)).astype(np.float32)
+    c = rng.random(40).astype(np.float32)
+    c[:5] = 0
+    c[5:10] = 1
+    ref = enforce_contacts(arkit, c)
+    got = close_lips(torch.from_numpy(arkit), torch.from_numpy(c)).numpy()
+    assert np.abs(got - ref).max() < 1e-6
+    assert np.array_equal(got[:5], np.clip(arkit[:5], 0, 1))
+
+
+def test_jaw_pitch_follows_jaw_open():
+    out = torch.randn(2, 5, OUT_DIM)
+    d = decode_outputs(out)
+    assert torch.allclose(d["jaw"][..., 0], d["arkit"][..., vocab.ARKIT_INDEX["jawOpen"]] * vocab.JAW_OPEN_MAX_RAD)

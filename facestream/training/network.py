@@ -171,17 +171,39 @@ class StreamingFaceNet(nn.Module):
         return (out, new_ctx, *new_convs, h2)
 
 
+def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
+    """The rig's bilabial contact (corpus.rig.enforce_contacts, closure part) in torch.
+
+    arkit ... x K, closure ... in [0, 1] -> ... x K: the jaw held at most JAW_AT_CLOSURE open,
+    the lip-parting shapes faded, mouthClose raised onto the remaining jaw opening. Tested to
+    match the numpy rig exactly."""
+    from .corpus import rig
+    j, close = vocab.ARKIT_INDEX["jawOpen"], vocab.ARKIT_INDEX["mouthClose"]
+    c = closure[..., None]
+    fade = torch.ones(vocab.NUM_ARKIT, device=arkit.device)
+    fade[rig._OPENERS] = 0.0
+    jaw = arkit[..., j:j + 1]
+    jaw = (1 - c) * jaw + c * torch.clamp(jaw, max=rig.JAW_AT_CLOSURE)
+    opened = arkit * (1 - c * (1 - fade))  # openers scaled by 1 - c, the rest untouched
+    need = torch.clamp(rig.CLOSE_GAIN * jaw + rig.CLOSE_BIAS, max=1.0)
+    mclose = torch.maximum(opened[..., close:close + 1], c * need)
+    out = torch.cat([opened[..., :j], jaw, opened[..., j + 1:close], mclose, opened[..., close + 1:]], -1)
+    return out.clamp(0.0, 1.0)
+
+
 def decode_outputs(out: torch.Tensor) -> dict[str, torch.Tensor]:
     """Raw network outputs B x N x OUT_DIM -> named, bounded parameters.
 
-    arkit B x N x K in [0, 1]; jaw, neck B x N x 3 radians; closure B x N in [0, 1].
+    arkit B x N x K in [0, 1], with the predicted lips-closed probability imposed as the rig
+    imposes a closure; jaw B x N x 3 whose pitch follows jawOpen (vocab.jaw_open_to_pose's
+    definition) and whose yaw/roll are predicted; neck B x N x 3 radians; closure B x N.
     """
-    return {
-        "arkit": torch.sigmoid(out[..., OUT_ARKIT]),
-        "jaw": torch.tanh(out[..., OUT_JAW]) * JAW_RANGE,
-        "neck": torch.tanh(out[..., OUT_NECK]) * NECK_RANGE,
-        "closure": torch.sigmoid(out[..., OUT_CLOSURE]),
-    }
+    closure = torch.sigmoid(out[..., OUT_CLOSURE])
+    arkit = close_lips(torch.sigmoid(out[..., OUT_ARKIT]), closure)
+    jaw = torch.tanh(out[..., OUT_JAW]) * JAW_RANGE
+    pitch = arkit[..., vocab.ARKIT_INDEX["jawOpen"]:vocab.ARKIT_INDEX["jawOpen"] + 1] * vocab.JAW_OPEN_MAX_RAD
+    return {"arkit": arkit, "jaw": torch.cat([pitch, jaw[..., 1:]], -1),
+            "neck": torch.tanh(out[..., OUT_NECK]) * NECK_RANGE, "closure": closure}
 
 
 def pack_decoded(d: dict[str, torch.Tensor]) -> torch.Tensor:
