@@ -83,8 +83,10 @@ def voice_job(root: str, voice_name: str, cfg: BuildConfig, seed: int) -> dict:
             try:
                 utts = synth.synthesize_many(voice, [pool[i] for i in idx], rate=rate, pitch=pitch,
                                              quality=quality, seed=int(rng.integers(2**31)))
-            except synth.SynthesisError as e:
+            except (synth.SynthesisError, ValueError) as e:
+                # e.g. a symbol the phone maps do not know yet: lose the batch, not the voice
                 print(f"[{voice_name}] skipped a batch: {e}", file=sys.stderr)
+                dropped += len(idx)
                 continue
             for i, utt in zip(idx, utts):
                 if cfg.drop_missing_diphones and utt.meta.get("missing_diphones", 0) > 0:
