@@ -120,7 +120,7 @@ def asterisk_job(root: str, language: str, cfg: BuildConfig, seed: int) -> dict:
     got_s = 0.0
     with store.ShardWriter(root, job_id, shard_minutes=cfg.shard_minutes) as writer:
         for utt in utts:
-            sid = f"asterisk/{utt.voice}/{utt.meta.get('prompt_id', utt.uid)}"
+            sid = utt.uid  # asterisk/VOICE/LANG/PROMPT_ID
             held = sentence_held_out("asterisk", int.from_bytes(
                 hashlib.sha256(sid.encode()).digest()[:4], "little"), cfg.held_out_prompt_fraction)
             split = "test" if held else "train"
@@ -135,7 +135,7 @@ def _align_language(language: str, prompts) -> tuple[list[Utterance], int]:
     """English through pocketsphinx, other languages through our CTC aligner."""
     if language == "en":
         from .align_sphinx import align_prompts
-        utts = list(align_prompts(prompts))
+        utts, _ = align_prompts(prompts)
         return utts, len(prompts) - len(utts)
     from .ctc_align import align_prompts as ctc_align_prompts
     utts = list(ctc_align_prompts(prompts))
