@@ -8,23 +8,13 @@ from facestream.engine import metrics
 from facestream.engine.emotion import EMOTION_ARTICULATION, EMOTION_PRESETS, emotion_expression
 from facestream.training import phonemes
 from facestream.training.corpus import expressive, rig
-from facestream.training.corpus.types import PhoneSeg, Utterance
+from facestream.training.corpus.types import Utterance
 
 K = vocab.ARKIT_INDEX
 JAW = K["jawOpen"]
 
 
-def seq(*spec, start=0.0):
-    """PhoneSeg list from (symbol, milliseconds) pairs."""
-    out, t = [], start
-    for sym, ms in spec:
-        out.append(PhoneSeg(t, t + ms / 1000, sym))
-        t += ms / 1000
-    return out
-
-
-def centre_frame(seg, fps=vocab.INTERNAL_FPS):
-    return int(0.5 * (seg.start + seg.end) * fps)
+from phone_helpers import centre_frame, seq  # noqa: E402
 
 
 def mesh(head, arkit, jaw_open):

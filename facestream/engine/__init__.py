@@ -7,4 +7,4 @@ from .head import MATERIALS, Head, HeadFileError, default_head_path, load_head
 
 __all__ = ["EMOTION_ARKIT", "EMOTION_PRESETS", "emotion_expression", "emotion_vector",
            "MATERIALS", "Head", "HeadFileError", "default_head_path", "load_head"]
-from . import metrics  # noqa: E402  (geometric measures: lip gap, mouth width, lip-teeth)
+from . import metrics  # noqa: E402,F401  (geometric measures: lip gap, mouth width, lip-teeth)

@@ -89,7 +89,18 @@ class OnnxBackend:
         return out, new
 
 
-class TorchScriptBackend:
+class _TorchStep:
+    """The step of the torch-based backends: numpy in, `self.module` on `self.device`, numpy out."""
+
+    def step(self, audio, cond, states):
+        t = self.torch
+        with t.inference_mode():
+            args = [t.from_numpy(np.ascontiguousarray(x)).to(self.device) for x in (audio, cond, *states)]
+            out, *new = self.module(*args)
+        return out.cpu().numpy(), [s.cpu().numpy() for s in new]
+
+
+class TorchScriptBackend(_TorchStep):
     def __init__(self, path: str | Path, threads: int = 1, device: str = "cpu"):
         try:
             import torch
@@ -104,15 +115,8 @@ class TorchScriptBackend:
         self.device = device
         self.name = "torchscript"
 
-    def step(self, audio, cond, states):
-        t = self.torch
-        with t.inference_mode():
-            args = [t.from_numpy(np.ascontiguousarray(x)).to(self.device) for x in (audio, cond, *states)]
-            out, *new = self.module(*args)
-        return out.cpu().numpy(), [s.cpu().numpy() for s in new]
 
-
-class TorchBackend:
+class TorchBackend(_TorchStep):
     """Eager torch from a training checkpoint (no export needed; slowest)."""
 
     def __init__(self, path: str | Path, threads: int = 1, device: str = "cpu"):
@@ -132,13 +136,6 @@ class TorchBackend:
         self.info = ModelInfo.from_meta(str(path), meta)
         self.device = device
         self.name = "torch"
-
-    def step(self, audio, cond, states):
-        t = self.torch
-        with t.inference_mode():
-            args = [t.from_numpy(np.ascontiguousarray(x)).to(self.device) for x in (audio, cond, *states)]
-            out, *new = self.module(*args)
-        return out.cpu().numpy(), [s.cpu().numpy() for s in new]
 
 
 def open_backend(model: str | Path, backend: str = "auto", threads: int = 1):

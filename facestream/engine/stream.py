@@ -18,7 +18,7 @@ onnxruntime gets `threads` intra-op threads (default 1: many streams scale by ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -1,7 +1,6 @@
 """`facestream data ...`: build, inspect and describe the training corpus."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
