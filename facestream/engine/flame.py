@@ -19,13 +19,11 @@ The pickle's keys (V = 5023 vertices, F = 9976 faces, J = 5 joints for the real 
 """
 from __future__ import annotations
 
-import io
-import pickle
 from pathlib import Path
 
 import numpy as np
 
-from .. import vocab
+from .. import safe_pickle, vocab
 from .head import Head, HeadFileError
 
 FLAME_SHAPE_SPACE = 300  # shapedirs[..., :300] is identity, shapedirs[..., 300:] expression
@@ -36,11 +34,6 @@ _FIX = " (give the path of an unmodified FLAME 2020/2023 model .pkl from flame.i
 
 # ---- restricted unpickling ----------------------------------------------------------------
 
-_PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-_BUILTINS = {"set", "frozenset", "list", "tuple", "dict", "bytearray", "complex", "slice",
-             "object", "int", "float", "bool", "str", "bytes"}
-_NUMPY = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-_NUMPY_CORE_FUNCS = {"multiarray": ("_reconstruct", "scalar"), "numeric": ("_frombuffer",)}
 _SPARSE_CLASSES = {"csc_matrix", "csr_matrix", "coo_matrix", "lil_matrix", "dok_matrix",
                    "bsr_matrix", "dia_matrix", "csc_array", "csr_array", "coo_array"}
 
@@ -78,52 +71,29 @@ def _stand_in(module: str, name: str) -> type:
     return _STAND_INS[key]
 
 
-def _numpy_core(submodule: str):
-    import importlib
-    try:
-        return importlib.import_module(f"numpy._core.{submodule}")  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        return importlib.import_module(f"numpy.core.{submodule}")
+class _FlameUnpickler(safe_pickle.DataUnpickler):
+    """numpy and plain data (the base), plus scipy.sparse matrices and chumpy, whose classes
+    become stand-ins; any other global raises HeadFileError."""
 
+    refused = HeadFileError
 
-class _FlameUnpickler(pickle.Unpickler):
-    """An Unpickler that resolves only numpy, scipy.sparse matrices, chumpy (as stand-ins)
-    and plain builtins; any other global raises HeadFileError."""
-
-    def find_class(self, module: str, name: str):
-        module = _PY2_MODULES.get(module, module)
+    def allow(self, module: str, name: str):
         if module == "chumpy" or module.startswith("chumpy."):
             return _stand_in(module, name)
-        if module == "builtins" and name in _BUILTINS:
-            return getattr(__import__("builtins"), name)
-        if (module, name) in (("copyreg", "_reconstructor"), ("_codecs", "encode")):
-            return super().find_class(module, name)
-        if (module, name) in _NUMPY:
-            return _NUMPY[(module, name)]
-        for sub, names in _NUMPY_CORE_FUNCS.items():
-            if module in (f"numpy.core.{sub}", f"numpy._core.{sub}") and name in names:
-                return getattr(_numpy_core(sub), name)
         if (module == "scipy.sparse" or module.startswith("scipy.sparse.")) \
                 and name in _SPARSE_CLASSES:
             import scipy.sparse
             return getattr(scipy.sparse, name)
-        raise HeadFileError(f"refusing to load {module}.{name} from a FLAME pickle: only numpy, "
-                            "scipy.sparse and chumpy data may appear in one" + _FIX)
+        return None
+
+    def refusal(self, module: str, name: str) -> Exception:
+        return HeadFileError(f"refusing to load {module}.{name} from a FLAME pickle: only numpy, "
+                             "scipy.sparse and chumpy data may appear in one" + _FIX)
 
 
 def _read_pickle(path: Path):
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise HeadFileError(f"cannot read FLAME model {path}: {e}") from e
-    try:
-        return _FlameUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except HeadFileError:
-        raise
-    except Exception as e:  # truncated, garbage, or a pickle of something else entirely
-        raise HeadFileError(f"{path} is not a readable FLAME model pickle "
-                            f"({type(e).__name__}: {e}); the file may be truncated or not "
-                            "a FLAME .pkl" + _FIX) from e
+    return safe_pickle.load(path, _FlameUnpickler, "FLAME model pickle",
+                            hint="; the file may be truncated or not a FLAME .pkl" + _FIX)
 
 
 # ---- turning what was unpickled into arrays ------------------------------------------------

@@ -36,8 +36,6 @@ numpy arrays and plain containers, so a file cannot run code on load.
 """
 from __future__ import annotations
 
-import io
-import pickle
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
@@ -45,7 +43,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ... import vocab
+from ... import safe_pickle, vocab
 
 VOCASET_FPS = 60.0
 VOCASET_FILES = ("data_verts.npy", "raw_audio_fixed.pkl", "templates.pkl", "subj_seq_to_idx.pkl")
@@ -139,52 +137,13 @@ def _check_lengths(name: str, n_src: int, fps: float, audio_16k: np.ndarray, tol
 
 # ---- restricted unpickling -----------------------------------------------------------------
 
-_SAFE_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex",
-                  "bool", "str", "bytes", "bytearray", "slice"}
-
-
-class _DataUnpickler(pickle.Unpickler):
-    """Resolves numpy's array/scalar reconstruction and plain containers, nothing else."""
-
-    def find_class(self, module: str, name: str):
-        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return getattr(__import__("builtins"), name)
-        if (module, name) in (("copyreg", "_reconstructor"), ("_codecs", "encode"),
-                              ("collections", "OrderedDict")):
-            return super().find_class(module, name)
-        if module == "numpy" and name in ("ndarray", "dtype"):
-            return getattr(np, name)
-        if module in ("numpy.core.multiarray", "numpy._core.multiarray") and \
-                name in ("_reconstruct", "scalar"):
-            return _np_core(name)
-        if module in ("numpy.core.numeric", "numpy._core.numeric") and name == "_frombuffer":
-            return _np_core(name, "numeric")
-        raise ByoDataError(f"refusing to unpickle {module}.{name}: these files may hold only "
-                           "numpy arrays and plain containers")
-
-
-def _np_core(name: str, sub: str = "multiarray"):
-    import importlib
-    try:
-        mod = importlib.import_module(f"numpy._core.{sub}")  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        mod = importlib.import_module(f"numpy.core.{sub}")
-    return getattr(mod, name)
+class _DataUnpickler(safe_pickle.DataUnpickler):
+    refused = ByoDataError
 
 
 def read_pickle(path: Path):
     """A python-2 or -3 data pickle, read safely (latin1 for python-2 byte strings)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ByoDataError(f"cannot read {path}: {e}") from e
-    try:
-        return _DataUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except ByoDataError:
-        raise
-    except Exception as e:  # truncated or not a pickle
-        raise ByoDataError(f"{path} is not a readable pickle ({type(e).__name__}: {e})") from e
+    return safe_pickle.load(path, _DataUnpickler, "pickle")
 
 
 def _expect_dict(obj, what: str) -> dict:
