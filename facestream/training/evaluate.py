@@ -55,14 +55,19 @@ class Sequence:
 def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> list[Sequence]:
     from .corpus.store import Corpus
     out = []
+    corpus = Corpus(corpus_root)
     for split in splits:
-        view = Corpus(corpus_root).select(split=split)
-        for i in range(len(view) if not limit else min(limit, len(view))):
-            utt, tg = view[i]
-            out.append(Sequence(utt.uid, split if utt.source != "asterisk" else f"{split}-real",
-                                utt.audio, tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
-                                tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
-                                utt.phones))
+        # Real (Asterisk) and synthetic speech are sampled separately, so a limit never
+        # leaves out the real held-out voice.
+        for real in (False, True):
+            view = corpus.select(split=split, where=lambda r, real=real: (r["source"] == "asterisk") == real)
+            n = len(view) if not limit else min(limit, len(view))
+            for i in np.linspace(0, len(view) - 1, n).astype(int) if n else []:
+                utt, tg = view[int(i)]
+                out.append(Sequence(utt.uid, f"{split}-real" if real else split, utt.audio,
+                                    tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
+                                    tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
+                                    utt.phones))
     return out
 
 
