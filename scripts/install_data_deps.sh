@@ -11,7 +11,8 @@ o="-o Dir::Etc::SourceParts=$d/sources.list.d -o Dir::Etc::SourceList=/dev/null 
 
 MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
   fortunes-min fortunes fortunes-de fortunes-es fortunes-it fortunes-pl fortunes-cs fortunes-br fortunes-zh
-  asterisk-core-sounds-en asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
+  asterisk-core-sounds-en asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it
+  asterisk-core-sounds-ru asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
   asterisk-prompt-it-menardi-wav"
 

@@ -167,3 +167,48 @@ def test_shipped_weights_are_small_and_carry_their_config():
     m = ctc_align.PhoneModel.load()
     assert m.cfg.sample_rate == vocab.SAMPLE_RATE and m.cfg.hop == vocab.HOP_SAMPLES
     assert m.log_prior.shape == (len(m.cfg.phones),)
+
+
+# ---- phonemisation for the languages without a good MBROLA reading ------------------------------
+
+def test_phonemize_spanish_and_russian_through_espeak_ipa():
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (make data-deps)")
+    words = ctc_align.phonemize("perro numero", "es")
+    assert words == [["p", "ey", "rr", "oh"], ["n", "uw", "m", "ey", "dx", "oh"]]
+    words = ctc_align.phonemize("Нажмите решетку", "ru")
+    assert len(words) == 2 and all(p in PHONES for w in words for p in w)
+    with pytest.raises(ValueError, match="empty"):
+        ctc_align.phonemize(" ", "fr")
+
+
+def test_speakable_drops_unpronounced_typography():
+    assert ctc_align.speakable("1 / 2 - «oui» “non”") == "1, 2, oui non"
+
+
+def test_matched_boundary_errors_compare_shared_phones_only():
+    from facestream.training.corpus.types import PhoneSeg
+    ref = [PhoneSeg(0, 0.1, "a"), PhoneSeg(0.1, 0.2, "m"), PhoneSeg(0.2, 0.3, "iy")]
+    hyp = [PhoneSeg(0, 0.12, "a"), PhoneSeg(0.12, 0.15, "n"), PhoneSeg(0.15, 0.22, "m"),
+           PhoneSeg(0.22, 0.3, "iy")]
+    errs = ctc_align.matched_boundary_errors(ref, hyp)
+    assert sorted(np.round(errs, 3).tolist()) == [0.0, 0.0, 0.02, 0.02, 0.02, 0.05]
+
+
+def test_align_prompts_keeps_confident_non_english_prompts():
+    pytest.importorskip("torch")
+    if not ctc_align.DEFAULT_WEIGHTS.exists():
+        pytest.skip(f"no shipped aligner weights at {ctc_align.DEFAULT_WEIGHTS}")
+    from facestream.training.corpus import asterisk
+    prompts = [p for p in asterisk.list_prompts(voice="asterisk-it-carlo") if p.id.startswith("digits/")]
+    if len(prompts) < 30:
+        pytest.skip("asterisk-core-sounds-it(-g722) not installed (make data-deps)")
+    report: dict = {}
+    utts = ctc_align.align_prompts(prompts[:40], keep_all=True, report=report)
+    assert report["asterisk-it-carlo"]["aligned"] == len(utts) > 30
+    kept = [u for u in utts if u.meta["kept"]]
+    assert len(kept) >= len(utts) // 2  # digits are read exactly as written
+    for u in utts:
+        assert u.source == "asterisk" and u.language == "it"
+        assert u.phones[0].start == 0 and u.phones[-1].end == pytest.approx(u.duration)
+        assert all(a.end == b.start for a, b in zip(u.phones, u.phones[1:]))
