@@ -54,7 +54,9 @@ def to_mono_float32(samples, what: str = "audio") -> np.ndarray:
     x = np.asarray(samples)
     if x.ndim not in (1, 2):
         raise ValueError(f"{what} must be (samples,) or (samples, channels); got shape {x.shape}")
-    if x.dtype.kind in "iu":
+    if x.dtype == np.uint8:  # 8-bit PCM (as in WAV) is unsigned, centred on 128
+        x = (x.astype(np.float32) - 128.0) / 128.0
+    elif x.dtype.kind in "iu":
         info = np.iinfo(x.dtype)
         x = x.astype(np.float32) / float(-info.min if info.min < 0 else info.max)
     elif x.dtype.kind == "f":

@@ -44,6 +44,7 @@ from typing import Iterator
 import numpy as np
 
 from ... import safe_pickle, vocab
+from ...audio import to_mono_float32
 
 VOCASET_FPS = 60.0
 VOCASET_FILES = ("data_verts.npy", "raw_audio_fixed.pkl", "templates.pkl", "subj_seq_to_idx.pkl")
@@ -87,21 +88,12 @@ def audio_to_16k(audio, sample_rate: int, what: str = "audio") -> np.ndarray:
     (polyphase, linear phase: no delay). Integer PCM is scaled by its full range."""
     from scipy.signal import resample_poly
 
-    x = np.asarray(audio)
-    if x.ndim not in (1, 2) or x.size == 0:
-        raise ByoDataError(f"{what}: expected samples (S,) or (S, channels), got shape {x.shape}")
-    if x.dtype == np.uint8:
-        x = (x.astype(np.float32) - 128.0) / 128.0
-    elif x.dtype.kind in "iu":
-        x = x.astype(np.float32) / float(2 ** (8 * x.dtype.itemsize - 1))
-    elif x.dtype.kind == "f":
-        x = x.astype(np.float32)
-    else:
-        raise ByoDataError(f"{what}: unsupported sample type {x.dtype}: use int16 or float PCM")
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if not np.isfinite(x).all():
-        raise ByoDataError(f"{what} contains NaN or infinity")
+    if np.asarray(audio).size == 0:
+        raise ByoDataError(f"{what}: expected samples (S,) or (S, channels), got none")
+    try:
+        x = to_mono_float32(audio, what)
+    except ValueError as e:
+        raise ByoDataError(str(e)) from None
     sr = int(sample_rate)
     if sr <= 0 or sr != sample_rate:
         raise ByoDataError(f"{what}: sample rate {sample_rate!r} must be a positive integer (Hz)")
