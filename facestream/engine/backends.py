@@ -22,6 +22,7 @@ class ModelInfo:
     path: str
     config: dict
     state_names: list[str]
+    state_shapes_1: list[tuple[int, ...]]  # each state's shape at batch 1
     lookahead: int
     latency_ms: float
     head: str
@@ -33,22 +34,26 @@ class ModelInfo:
             raise ValueError(f"{path} is not a facestream model (no facestream metadata): export "
                              "it with `facestream export`")
         from .. import vocab
+        if "state_shapes" not in meta:
+            raise ValueError(f"{path} was exported by an older facestream (no state_shapes in its "
+                             "metadata): re-export it with `facestream export`")
         if json.loads(meta["arkit_names"]) != list(vocab.ARKIT_NAMES) or \
                 int(meta["sample_rate"]) != vocab.SAMPLE_RATE or int(meta["hop_samples"]) != vocab.HOP_SAMPLES:
             raise ValueError(f"{path} was exported with another vocabulary or frame rate than this "
                              "facestream uses: re-export it with this version")
         return cls(path=str(path), config=json.loads(meta["model_config"]),
                    state_names=json.loads(meta["state_names"]),
+                   state_shapes_1=[tuple(x) for x in json.loads(meta["state_shapes"])],
                    lookahead=int(meta["lookahead_frames"]),
                    latency_ms=float(meta["algorithmic_latency_ms"]), head=meta["head"], meta=meta)
 
     def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
-        from ..audio import CONTEXT_SAMPLES
-        c = self.config
-        shapes = [(batch, CONTEXT_SAMPLES), (batch, c["n_mels"], c["conv_kernel"] - 1)]
-        shapes += [(batch, c["channels"], c["conv_kernel"] - 1)] * (c["conv_layers"] - 1)
-        shapes.append((c["gru_layers"], batch, c["gru_hidden"]))
-        return shapes
+        out = []
+        for name, shape in zip(self.state_names, self.state_shapes_1):
+            shape = list(shape)
+            shape[self.state_batch_axis(name)] = batch
+            out.append(tuple(shape))
+        return out
 
     def zero_state(self, batch: int = 1) -> list[np.ndarray]:
         return [np.zeros(s, np.float32) for s in self.state_shapes(batch)]
@@ -132,7 +137,7 @@ class TorchBackend(_TorchStep):
             torch.set_num_threads(threads)
         net, blob = load_checkpoint(path, map_location=device)
         self.module = DecodedNet(net).to(device).eval()
-        meta = build_metadata(net.config.to_dict(), net.state_names(), blob.get("head", ""))
+        meta = build_metadata(net, blob.get("head", ""))
         self.info = ModelInfo.from_meta(str(path), meta)
         self.device = device
         self.name = "torch"

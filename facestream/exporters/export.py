@@ -51,7 +51,7 @@ def export_onnx(net: StreamingFaceNet, path: str | Path, *, head: str,
                           output_names=[OUTPUT, *[n + STATE_OUT_SUFFIX for n in names]],
                           dynamic_axes=dyn, opset_version=ONNX_OPSET, dynamo=False)
     model = onnx.load(str(path))
-    meta = build_metadata(net.config.to_dict(), names, head, extra_meta)
+    meta = build_metadata(net, head, extra_meta)
     del model.metadata_props[:]
     for k, v in meta.items():
         entry = model.metadata_props.add()
@@ -71,6 +71,6 @@ def export_torchscript(net: StreamingFaceNet, path: str | Path, *, head: str,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, (audio, cond, *state), check_trace=False)
-    meta = build_metadata(net.config.to_dict(), net.state_names(), head, extra_meta)
+    meta = build_metadata(net, head, extra_meta)
     torch.jit.save(traced, str(path), _extra_files={"facestream.json": json.dumps(meta)})
     return path

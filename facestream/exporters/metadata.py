@@ -10,15 +10,18 @@ AUDIO_INPUT, COND_INPUT, OUTPUT = "audio", "cond", "out"
 STATE_OUT_SUFFIX = "_out"
 
 
-def build_metadata(model_config: dict, state_names: list[str], head: str,
-                   extra: dict | None = None) -> dict[str, str]:
-    """String key/value pairs (ONNX metadata_props and TorchScript extra files alike)."""
+def build_metadata(net, head: str, extra: dict | None = None) -> dict[str, str]:
+    """String key/value pairs (ONNX metadata_props and TorchScript extra files alike) for a
+    StreamingFaceNet: the runtime reads the state layout from here, never recomputes it."""
+    model_config = net.config.to_dict()
+    state_names = net.state_names()
     lookahead = int(model_config["lookahead"])
     meta = {
         "format": "facestream-model",
         "facestream_version": __version__,
         "model_config": json.dumps(model_config),
         "state_names": json.dumps(state_names),
+        "state_shapes": json.dumps(net.state_shapes(1)),  # at batch 1; see state_batch_axis
         "output_layout": json.dumps({"arkit": [0, vocab.NUM_ARKIT],
                                      "jaw": [vocab.NUM_ARKIT, vocab.NUM_ARKIT + 3],
                                      "neck": [vocab.NUM_ARKIT + 3, vocab.NUM_ARKIT + 6],
