@@ -93,3 +93,21 @@ def test_jaw_pitch_follows_jaw_open():
     out = torch.randn(2, 5, OUT_DIM)
     d = decode_outputs(out)
     assert torch.allclose(d["jaw"][..., 0], d["arkit"][..., vocab.ARKIT_INDEX["jawOpen"]] * vocab.JAW_OPEN_MAX_RAD)
+
+
+def test_sharpened_gate_and_detached_closure():
+    from facestream.training.network import closure_gate
+    p = torch.tensor([0.0, 0.3, 0.5, 0.7, 1.0])
+    assert torch.equal(closure_gate(p), p)
+    assert torch.allclose(closure_gate(p, 0.3, 0.7), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="gate_lo"):
+        ModelConfig(gate_lo=0.8, gate_hi=0.2).validate()
+    # gate_grad=False: face losses reach the ARKit logits but not the lips-closed logit
+    out = torch.zeros(1, 3, OUT_DIM)
+    out[..., -1] = 0.5
+    out.requires_grad_(True)
+    decode_outputs(out, 0.3, 0.7, gate_grad=False)["arkit"].sum().backward()
+    assert out.grad[..., -1].abs().max() == 0 and out.grad[..., :52].abs().max() > 0
+    out.grad = None
+    decode_outputs(out, 0.3, 0.7, gate_grad=True)["arkit"].sum().backward()
+    assert out.grad[..., -1].abs().max() > 0

@@ -17,7 +17,7 @@ TINY = ["steps=4", "batch_size=2", "window_s=1.0", "warmup_frames=5", "log_every
 
 def test_config_file_and_overrides(tmp_path):
     f = tmp_path / "c.json"
-    f.write_text('{"steps": 7, "model": {"lookahead": 4}}')
+    f.write_text('{"_comment": "ignored", "steps": 7, "model": {"lookahead": 4}}')
     cfg = load_config(str(f), ["model.gru_hidden=48", "augment=false"])
     assert cfg.steps == 7 and cfg.model.lookahead == 4 and cfg.model.gru_hidden == 48
     assert cfg.augment is False
@@ -43,6 +43,14 @@ def test_train_writes_log_checkpoint_and_resumes(tiny_corpus, tmp_path):
     _, blob2 = load_checkpoint(train(cfg2, progress=False))
     assert blob2["step"] == 6
     assert [int(r["step"]) for r in csv.DictReader(open(out / "log.csv"))] == [2, 4, 6]
+    # init_from: a fresh run starts from another run's weights (fine-tuning), at step 0
+    out3 = tmp_path / "ft"
+    cfg3 = load_config(None, TINY + [f"corpus={tiny_corpus}", f"out={out3}", "steps=1",
+                                     f"init_from={out / 'last.pt'}", "lr=0"])
+    ft, blob3 = load_checkpoint(train(cfg3, progress=False))
+    assert blob3["step"] == 1
+    ref, _ = load_checkpoint(out / "last.pt")
+    assert all(torch.allclose(a, b) for a, b in zip(ref.state_dict().values(), ft.state_dict().values()))
 
 
 def test_bad_checkpoints_are_refused(tmp_path):

@@ -90,7 +90,7 @@ class TorchPredictor:
         self.latency_ms = None if self.offline else self.model.config.algorithmic_latency_ms
 
     def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        from .network import decode_outputs, make_cond
+        from .network import make_cond
         torch = self.torch
         t = len(seq.arkit)
         lk = self.lookahead
@@ -102,7 +102,7 @@ class TorchPredictor:
         with torch.no_grad():
             cond = make_cond(torch.from_numpy(emo)[None], torch.from_numpy(inten)[None])
             raw, *_ = self.model(torch.from_numpy(audio)[None], cond, *self.model.init_state(1))
-            d = decode_outputs(raw)
+            d = self.model.decode(raw)
         return d["arkit"][0, lk:].numpy(), d["jaw"][0, lk:].numpy()
 
 

@@ -50,12 +50,18 @@ class ModelConfig:
     lookahead: int = 3  # L: output frames the model waits for (10 ms each)
     cond_dim: int = 32  # width of the emotion/intensity embedding
     offline: bool = False  # a bidirectional GRU (H/2 each way): the non-causal upper bound
+    # The lips-closed probability p becomes the rig's closure gate clamp((p - lo) / (hi - lo)):
+    # a calibrated classifier's p = 0.75 then shuts the lips fully (0 and 1: p itself).
+    gate_lo: float = 0.0
+    gate_hi: float = 1.0
 
     def validate(self) -> None:
         for name in ("n_mels", "channels", "conv_layers", "conv_kernel", "gru_hidden",
                      "gru_layers", "cond_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.gate_lo < self.gate_hi <= 1.0:
+            raise ValueError(f"ModelConfig needs 0 <= gate_lo < gate_hi <= 1, got {self.gate_lo}, {self.gate_hi}")
         if self.offline and self.gru_hidden % 2:
             raise ValueError("an offline model splits gru_hidden over two directions: make it even")
         if self.lookahead < 0:
@@ -170,6 +176,10 @@ class StreamingFaceNet(nn.Module):
         out = self.head(torch.cat([y, e], dim=2))
         return (out, new_ctx, *new_convs, h2)
 
+    def decode(self, out: torch.Tensor, gate_grad: bool = True) -> dict[str, torch.Tensor]:
+        """`decode_outputs` with this model's closure gate."""
+        return decode_outputs(out, self.config.gate_lo, self.config.gate_hi, gate_grad)
+
 
 def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     """The rig's bilabial contact (corpus.rig.enforce_contacts, closure part) in torch.
@@ -191,15 +201,26 @@ def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     return out.clamp(0.0, 1.0)
 
 
-def decode_outputs(out: torch.Tensor) -> dict[str, torch.Tensor]:
+def closure_gate(p: torch.Tensor, lo: float = 0.0, hi: float = 1.0) -> torch.Tensor:
+    """Lips-closed probability ... -> the rig's closure amount ..., clamp((p - lo) / (hi - lo))."""
+    if lo == 0.0 and hi == 1.0:
+        return p
+    return ((p - lo) / (hi - lo)).clamp(0.0, 1.0)
+
+
+def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0,
+                   gate_grad: bool = True) -> dict[str, torch.Tensor]:
     """Raw network outputs B x N x OUT_DIM -> named, bounded parameters.
 
-    arkit B x N x K in [0, 1], with the predicted lips-closed probability imposed as the rig
-    imposes a closure; jaw B x N x 3 whose pitch follows jawOpen (vocab.jaw_open_to_pose's
-    definition) and whose yaw/roll are predicted; neck B x N x 3 radians; closure B x N.
+    arkit B x N x K in [0, 1], with the predicted lips-closed probability, through
+    `closure_gate`, imposed as the rig imposes a closure; jaw B x N x 3 whose pitch follows
+    jawOpen (vocab.jaw_open_to_pose's definition) and whose yaw/roll are predicted; neck
+    B x N x 3 radians; closure B x N (the probability). gate_grad=False keeps the face losses
+    from training the closure output (training then fits it as a classifier only).
     """
     closure = torch.sigmoid(out[..., OUT_CLOSURE])
-    arkit = close_lips(torch.sigmoid(out[..., OUT_ARKIT]), closure)
+    gate = closure_gate(closure if gate_grad else closure.detach(), gate_lo, gate_hi)
+    arkit = close_lips(torch.sigmoid(out[..., OUT_ARKIT]), gate)
     jaw = torch.tanh(out[..., OUT_JAW]) * JAW_RANGE
     pitch = arkit[..., vocab.ARKIT_INDEX["jawOpen"]:vocab.ARKIT_INDEX["jawOpen"] + 1] * vocab.JAW_OPEN_MAX_RAD
     return {"arkit": arkit, "jaw": torch.cat([pitch, jaw[..., 1:]], -1),
@@ -221,7 +242,7 @@ class DecodedNet(nn.Module):
 
     def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor):
         out, *new_state = self.net(audio, cond, *state)
-        return (pack_decoded(decode_outputs(out)), *new_state)
+        return (pack_decoded(self.net.decode(out)), *new_state)
 
 
 def make_cond(emotion: torch.Tensor, intensity: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ import torch
 
 from .. import vocab
 from .checkpoint import save_checkpoint
-from .network import StreamingFaceNet, ModelConfig, decode_outputs, make_cond
+from .network import StreamingFaceNet, ModelConfig, make_cond
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,8 @@ class LossWeights:
     lip: float = 2.0  # extra weight of the lip vertices in the vertex loss
     param: float = 1.0  # L1 on ARKit weights and jaw pose
     velocity: float = 2.0  # L1 on frame-to-frame differences (mm/frame and weights/frame)
-    closure: float = 0.5  # BCE of the lips-closed output against the target lip gap
+    closure: float = 2.0  # BCE of the lips-closed output against the target lip gap
+    closed_extra: float = 1.0  # extra BCE weight on the closed frames (recall of closures)
     neck: float = 0.3  # L1 on the neck pose (rad)
 
 
@@ -55,6 +56,10 @@ class TrainConfig:
     augment: bool = True  # noise/reverb/EQ/... on each window
     warmup_frames: int = 25  # frames at a mid-utterance window start left out of the loss
     closed_mm: float = 1.0  # target lip gap below which the lips count as closed
+    # True: only the BCE trains the lips-closed output (a classifier); the face losses see its
+    # gate but do not push it to hedge between open and closed.
+    closure_detach: bool = True
+    init_from: str = ""  # start from this checkpoint's weights (fine-tuning); ignored on resume
     seed: int = 0
     threads: int = 0  # torch intra-op threads (0: all cores)
     log_every: int = 25
@@ -112,7 +117,9 @@ def load_config(path: str | None = None, sets: list[str] | None = None) -> Train
     cfg = TrainConfig()
     if path:
         with open(path) as f:
-            cfg = apply_overrides(cfg, json.load(f))
+            raw = json.load(f)
+        # keys starting with "_" are comments
+        cfg = apply_overrides(cfg, {k: v for k, v in raw.items() if not k.startswith("_")})
     overrides = {}
     for s in sets or []:
         if "=" not in s:
@@ -239,7 +246,7 @@ def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cf
     closed = (vl.lip_gap(vt) < cfg.closed_mm / 1000.0).float()
     bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(1e-5, 1 - 1e-5), closed,
                                                    reduction="none")
-    clos = (bce * mask).sum() / denom
+    clos = (bce * (1 + w.closed_extra * closed) * mask).sum() / denom
     neck = ((pred["neck"] - tgt["neck"]).abs().mean(-1) * mask).sum() / denom
     total = w.vertex * vert + w.param * param + w.velocity * vel + w.closure * clos + w.neck * neck
     return total, {"total": total.item(), "vertex_mm": vert.item(), "param": param.item(),
@@ -332,6 +339,11 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
         step = int(blob["step"])
         if rank == 0 and progress:
             print(f"resuming from {last} at step {step}")
+    elif cfg.init_from:
+        blob = torch.load(cfg.init_from, map_location=device, weights_only=False)
+        net.load_state_dict(blob["model"])
+        if rank == 0 and progress:
+            print(f"initialised from {cfg.init_from}")
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net)
@@ -354,7 +366,7 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
         batch = {k: v.to(device) for k, v in sampler.batch(cfg.batch_size).items()}
         tgt, cond, mask = shift_for_lookahead(batch, cfg.model.lookahead)
         raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size))
-        pred = decode_outputs(raw)
+        pred = net.decode(raw, gate_grad=not cfg.closure_detach)
         loss, parts = compute_losses(pred, tgt, mask, vl, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,0 +1,84 @@
+"""`facestream eval`: its cut-down head measures what the full head and the training loss
+measure, its metrics behave on known cases, and the command runs end to end."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="evaluation needs the train extra")
+from facestream import vocab  # noqa: E402
+from facestream.engine.metrics import lip_gap  # noqa: E402
+from facestream.training import evaluate as E  # noqa: E402
+from facestream.training.train import VertexLoss  # noqa: E402
+
+
+def _random_face(rng, t=6):
+    arkit = (rng.random((t, vocab.NUM_ARKIT)) * 0.6).astype(np.float32)
+    arkit[0] = 0.0
+    jaw = np.zeros((t, 3), np.float32)
+    jaw[:, 0] = arkit[:, vocab.ARKIT_INDEX["jawOpen"]] * vocab.JAW_OPEN_MAX_RAD
+    return arkit, jaw
+
+
+def test_measured_head_agrees_with_the_full_head_and_the_training_loss(head, rng):
+    mh = E.MeasuredHead(head)
+    vl = VertexLoss(head)
+    arkit, jaw = _random_face(rng)
+    v = mh.vertices(arkit, jaw)
+    pose = np.zeros((len(arkit), 15), np.float32)
+    pose[:, vocab.POSE_SLICES["jaw"]] = jaw
+    for t in range(len(arkit)):
+        full = head.forward(expression=arkit[t], pose=pose[t])
+        assert np.abs(full[mh.idx] - v[t]).max() < 1e-5
+        assert mh.lip_gap(v[t:t + 1])[0] == pytest.approx(lip_gap(head, full), abs=1e-6)
+    vt = vl.vertices(torch.from_numpy(arkit)[None], torch.from_numpy(jaw)[None])[0].numpy()
+    lips = np.asarray(head.regions["lips"])
+    pos = {int(i): k for k, i in enumerate(mh.idx)}
+    assert np.abs(vt[:, : len(lips)] - v[:, [pos[int(i)] for i in lips]]).max() < 1e-5
+    gap_train = vl.lip_gap(torch.from_numpy(vt)[None])[0].numpy()
+    assert np.allclose(gap_train, mh.lip_gap(v), atol=1e-6)
+
+
+def test_metrics_on_known_cases(head, rng):
+    from facestream.training.corpus.types import PhoneSeg
+    mh = E.MeasuredHead(head)
+    arkit, jaw = _random_face(rng, t=30)
+    arkit[10:20, vocab.ARKIT_INDEX["jawOpen"]] = 0.8
+    jaw[:, 0] = arkit[:, vocab.ARKIT_INDEX["jawOpen"]] * vocab.JAW_OPEN_MAX_RAD
+    phones = [PhoneSeg(0.0, 0.01, "m"), PhoneSeg(0.01, 0.10, "sil"), PhoneSeg(0.10, 0.20, "aa"), PhoneSeg(0.2, 0.3, "sil")]
+    seq = E.Sequence("u", "test", np.zeros(4800, np.float32), arkit, jaw,
+                     np.eye(vocab.NUM_EMOTIONS, dtype=np.float32)[np.zeros(30, int)],
+                     np.zeros(30, np.float32), phones)
+    same = E.sequence_metrics(mh, seq, arkit, jaw)
+    assert same["lve_sum"] == 0 and same["lip_max_sum"] == 0 and same["fdd_abs"] == 0
+    assert same["closed"] == 1 and same["bilabials"] == 1  # frame 0 is the rest face
+    assert same["opened"] == 1 and same["open_vowels"] == 1
+    rest = E.sequence_metrics(mh, seq, np.zeros_like(arkit), np.zeros_like(jaw))
+    assert rest["lve_sum"] > 0 and rest["opened"] == 0
+    # LVE: per frame the max over lip vertices of the squared error, summed over frames
+    vp = mh.vertices(np.zeros_like(arkit), np.zeros_like(jaw))
+    vt = mh.vertices(arkit, jaw)
+    ref = ((vp[:, mh.lips] - vt[:, mh.lips]) ** 2).sum(-1).max(1).sum()
+    assert rest["lve_sum"] == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
+    from facestream.cli import main
+    from facestream.training.train import load_config, train
+    tiny = ["steps=2", "batch_size=2", "window_s=1.0", "warmup_frames=5", "log_every=1",
+            "model.channels=16", "model.gru_hidden=16", "model.n_mels=16", "model.conv_layers=2",
+            "model.lookahead=1", "threads=1", f"corpus={tiny_corpus}", f"out={tmp_path / 'run'}"]
+    ckpt = train(load_config(None, tiny), progress=False)
+    out = tmp_path / "eval"
+    rc = main(["eval", "--corpus", str(tiny_corpus), "--splits", "train", "--model", str(ckpt),
+               "--json", str(out / "e.json"), "--markdown", str(out / "e.md"),
+               "--plot", str(out / "e.png")])
+    assert rc == 0
+    res = json.loads((out / "e.json").read_text())
+    rows = res["splits"]["train"]
+    assert {"neutral face", "energy heuristic"} <= set(rows) and len(rows) == 3
+    for m in rows.values():
+        assert np.isfinite(m["LVE_1e-5m2"]) and m["frames"] > 0 and 0 <= m["closure_rate"] <= 1
+    assert rows["neutral face"]["closure_rate"] == 1.0
+    assert "LVE" in (out / "e.md").read_text() and (out / "e.png").stat().st_size > 1000
