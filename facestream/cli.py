@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(sub)
     from .engine.animate import add_parser as add_animate
     add_animate(sub)
+    from .server.cli import add_parser as add_server
+    add_server(sub)
 
     p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
                        add_help=False)

@@ -1,0 +1,68 @@
+"""`facestream serve` and `facestream listen` (registered by facestream/cli.py)."""
+from __future__ import annotations
+
+from .. import vocab
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="websocket server: audio in, face frames out (see "
+                       "docs/protocol.md)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (non-loopback needs --token)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--token", help="shared secret every request must carry (?token= or "
+                   "Authorization: Bearer)")
+    p.add_argument("--max-sessions", type=int, default=16, help="puppeteer sessions at once")
+    p.add_argument("--max-clients", type=int, default=256, help="connections at once")
+    p.add_argument("--queue-frames", type=int, default=30,
+                   help="frames buffered per client before its oldest is dropped")
+    p.add_argument("--allow-origin", action="append", default=[],
+                   help="browser Origin allowed besides the server's own page (repeat; * = any)")
+    p.add_argument("--mic", action="store_true", help="a session 'mic' fed by this machine's "
+                   "microphone (clients join with ?session=mic)")
+    p.add_argument("--mic-device", help="input device name or index for --mic")
+    p.add_argument("--fps", type=int, default=vocab.DEFAULT_FPS, choices=vocab.OUTPUT_FPS)
+    p.add_argument("--model", help="exported model (.onnx/.ts); default: shipped")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
+    p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
+    p.add_argument("--livelink", metavar="HOST:PORT", help="also send every frame of every "
+                   "session as Live Link Face UDP packets (Unreal) to HOST:PORT")
+    p.set_defaults(func=_serve)
+    from .client import add_parser as add_listen
+    add_listen(sub)
+
+
+def _serve(args) -> int:
+    import asyncio
+    import logging
+
+    from ..engine.stream import Engine
+    from .app import ServerOptions, run_server
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        raise ImportError("facestream serve needs websockets: pip install 'facestream[server]'") from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    mic_device = int(args.mic_device) if args.mic_device and args.mic_device.isdigit() else args.mic_device
+    opts = ServerOptions(host=args.host, port=args.port, token=args.token, fps=args.fps,
+                         max_sessions=args.max_sessions, max_clients=args.max_clients,
+                         queue_frames=args.queue_frames, allow_origins=tuple(args.allow_origin),
+                         mic=args.mic, mic_device=mic_device, livelink=args.livelink)
+    opts.validate()
+    engine = Engine(args.model, head=args.head, backend=args.backend, arkit_to_flame=args.arkit_map)
+    if engine.warning:
+        print(f"warning: {engine.warning}")
+
+    def ready(server):
+        host = args.host if ":" not in args.host else f"[{args.host}]"
+        q = f"?token={args.token}" if args.token else ""
+        print(f"facestream serve: ws://{host}:{server.port}/ws{q}  page: http://{host}:"
+              f"{server.port}/{q}  status: http://{host}:{server.port}/status{q}  "
+              f"({engine.backend.name}, {args.fps} fps, latency {engine.latency_ms:.0f} ms)",
+              flush=True)
+
+    try:
+        asyncio.run(run_server(engine, opts, ready))
+    except KeyboardInterrupt:
+        pass
+    return 0
