@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(sub)
     from .engine.animate import add_parser as add_animate
     add_animate(sub)
+    from .engine.sources import add_parser as add_devices
+    add_devices(sub)
     from .server.cli import add_parser as add_server
     add_server(sub)
 

@@ -25,20 +25,11 @@ def inference_backends() -> dict[str, object]:
 
 def audio_devices() -> dict[str, object]:
     """Input devices PortAudio sees, or why none can be listed."""
-    if importlib.util.find_spec("sounddevice") is None:
-        return {"available": False, "reason": "sounddevice not installed: pip install 'facestream[mic]'"}
+    from .engine.sources import AudioSourceError, list_input_devices
     try:
-        import sounddevice as sd
-    except OSError as e:  # the wheel does not bundle PortAudio on Linux
-        return {"available": False, "reason": f"PortAudio not found ({e}): apt install libportaudio2"}
-    try:
-        devices = sd.query_devices()
-    except Exception as e:
-        return {"available": False, "reason": f"PortAudio could not list devices: {e}"}
-    inputs = [{"index": d["index"], "name": d["name"], "channels": d["max_input_channels"],
-               "default_samplerate": d["default_samplerate"]}
-              for d in devices if d["max_input_channels"] > 0]
-    return {"available": True, "inputs": inputs}
+        return {"available": True, "inputs": list_input_devices()}
+    except AudioSourceError as e:
+        return {"available": False, "reason": str(e)}
 
 
 def collect(head_path=None) -> dict[str, object]:

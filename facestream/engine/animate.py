@@ -1,4 +1,5 @@
-"""`facestream animate IN -o OUT`: audio file -> per-frame face parameters (.npz, .json, .csv).
+"""`facestream animate IN -o OUT`: audio file or microphone -> per-frame face parameters
+(.npz, .json, .csv). `--input mic` records until Ctrl-C or `--seconds N`.
 
 The CSV follows Live Link Face's layout (Timecode, BlendShapeCount, then its blendshape
 columns and head/eye rotations), so Unreal's importers read it.
@@ -7,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from .. import vocab
+from .sources import AudioSourceError
 from .stream import Engine, Frame
 
 # Live Link Face's CSV column order (its own, not ARKit's alphabetical one).
@@ -63,6 +67,33 @@ def animate_array(engine: Engine, samples: np.ndarray, sample_rate: int, *, fps:
         frames += engine.decode_stream(s)
     s.input_finished()
     return frames + engine.decode_stream(s)
+
+
+def animate_source(engine: Engine, source, *, max_seconds: float | None = None,
+                   stop: threading.Event | None = None, **stream_options):
+    """Yield frames while a source (MicSource, FileSource, PushSource) delivers audio, until
+    it ends, `max_seconds` of its audio have been read, or `stop` is set; then flush the
+    look-ahead. If the source fails, the frames of the audio read before are yielded first
+    and its AudioSourceError is raised after them."""
+    s = engine.create_stream(**stream_options)
+    limit = None if max_seconds is None else int(round(max_seconds * source.sample_rate))
+    got, error = 0, None
+    try:
+        while not (stop is not None and stop.is_set()) and (limit is None or got < limit):
+            block = source.read(timeout=0.1)
+            if block is None:
+                break
+            if limit is not None:
+                block = block[:limit - got]
+            got += len(block)
+            s.accept_waveform(source.sample_rate, block)
+            yield from engine.decode_stream(s)
+    except AudioSourceError as e:
+        error = e
+    s.input_finished()
+    yield from engine.decode_stream(s)
+    if error is not None:
+        raise error
 
 
 def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str) -> Path:
@@ -126,8 +157,14 @@ def parse_emotion(text: str):
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("animate", help="animate a face from an audio file")
-    p.add_argument("input", help="audio file (WAV, FLAC, OGG)")
+    p = sub.add_parser("animate", help="animate a face from an audio file or a microphone")
+    p.add_argument("input", nargs="?", help="audio file (WAV, FLAC, OGG)")
+    p.add_argument("--input", dest="input_option", metavar="mic|FILE",
+                   help="'mic' records from a microphone (until Ctrl-C or --seconds)")
+    p.add_argument("--device", help="microphone: index or name substring (`facestream devices`)")
+    p.add_argument("--seconds", type=float, help="microphone: stop after this much audio")
+    p.add_argument("--block-ms", type=float, default=20.0, help="microphone block length")
+    p.add_argument("--sample-rate", type=int, help="microphone rate; default: the device's")
     p.add_argument("-o", "--output", required=True, help=".npz, .json or .csv (Live Link Face)")
     p.add_argument("--model", help="exported model (.onnx/.ts) or checkpoint; default: shipped")
     p.add_argument("--backend", default="auto")
@@ -147,14 +184,27 @@ def _cmd(args) -> int:
     import time
     if Path(args.output).suffix not in (".npz", ".json", ".csv"):
         raise ValueError(f"unknown output type {Path(args.output).suffix!r}: use .npz, .json or .csv")
+    if args.input and args.input_option:
+        raise ValueError("give the input once: a file, or --input mic / --input FILE")
+    args.input = args.input or args.input_option
+    if not args.input:
+        raise ValueError("no input: give an audio file, or --input mic to record")
+    if args.input != "mic" and (args.device or args.seconds or args.sample_rate):
+        raise ValueError("--device, --seconds and --sample-rate belong to --input mic")
+    if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
+        raise ValueError(f"--seconds must be within (0, 86400], got {args.seconds}")
     engine = Engine(args.model, head=args.head, backend=args.backend, threads=args.threads,
                     arkit_to_flame=args.arkit_map)
     if engine.warning:
         print(f"warning: {engine.warning}")
     if not 1.0 <= args.chunk_ms <= 2000.0:
         raise ValueError(f"--chunk-ms must be within 1..2000, got {args.chunk_ms}")
-    samples, sr = read_audio(args.input)
     intensity = "auto" if args.intensity == "auto" else float(args.intensity)
+    if args.input == "mic":
+        return _record(engine, args, dict(fps=args.fps, emotion=parse_emotion(args.emotion),
+                                          intensity=intensity, smoothing=args.smooth,
+                                          vertices=args.vertices))
+    samples, sr = read_audio(args.input)
     t0 = time.perf_counter()
     frames = animate_array(engine, samples, sr, fps=args.fps, chunk_ms=args.chunk_ms,
                            emotion=parse_emotion(args.emotion), intensity=intensity,
@@ -164,4 +214,46 @@ def _cmd(args) -> int:
     dur = len(samples) / sr
     print(f"{len(frames)} frames at {args.fps} fps ({dur:.2f} s of audio, {dur / dt:.0f}x real "
           f"time on {engine.backend.name}; algorithmic latency {engine.latency_ms:.0f} ms) -> {out}")
+    return 0
+
+
+def _record(engine: Engine, args, stream_options: dict) -> int:
+    """Microphone -> frames -> file. The first Ctrl-C ends the recording and still writes the
+    output; a second one aborts."""
+    from .sources import MicSource
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    main = threading.current_thread() is threading.main_thread()  # signals reach only it
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    frames, error = [], None
+    try:
+        with MicSource(args.device, args.sample_rate, block_ms=args.block_ms) as mic:
+            until = f"{args.seconds:g} s" if args.seconds else "Ctrl-C"
+            print(f"recording from {mic.name} at {mic.sample_rate} Hz, {args.block_ms:g} ms "
+                  f"blocks, until {until}", flush=True)
+            try:
+                for f in animate_source(engine, mic, max_seconds=args.seconds, stop=stop,
+                                        **stream_options):
+                    frames.append(f)
+            except AudioSourceError as e:
+                error = e
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    seconds = mic.frames_read / mic.sample_rate
+    if not frames:
+        raise error or AudioSourceError(f"no audio was recorded from {mic.name}")
+    out = write_frames(frames, args.output, args.fps, engine.head.name)
+    print(f"{len(frames)} frames at {args.fps} fps from {seconds:.2f} s of audio "
+          f"({mic.overflows} blocks lost to overflow) -> {out}")
+    if mic.overflows:
+        print(f"warning: {mic.overflows} audio blocks were lost (the machine fell behind the "
+              "microphone): try a larger --block-ms or fewer threads elsewhere")
+    if error is not None:
+        raise AudioSourceError(f"{error} (the {seconds:.2f} s recorded before it are in {out})")
     return 0
