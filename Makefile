@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# Headless OpenGL (EGL + Mesa llvmpipe), PortAudio for microphones, ffmpeg comes from a wheel.
-APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2
+# Headless OpenGL (EGL + Mesa llvmpipe), PortAudio for microphones, ffmpeg comes from a wheel,
+# chromium for the server's browser-page test (driven over CDP, no npm).
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 EXTRAS := train,viewer,mic,server,dev

@@ -371,3 +371,25 @@ def test_listen_command_writes_frames(server, audio, tmp_path):
     assert z["arkit"].shape == (60, 52) and z["flame"].shape[0] == 60
     assert list(z["arkit_names"]) == list(vocab.ARKIT_NAMES)
     assert (z["received"] >= z["created"] - 1e-3).all()
+
+
+def test_mic_session_is_fed_by_an_audio_source(engine, audio, tmp_path):
+    """`serve --mic` reads a facestream source on its own thread; here a file stands in for
+    the microphone (same `read` interface), and a spectator sets the emotion."""
+    import soundfile as sf
+    sources = pytest.importorskip("facestream.engine.sources", reason="needs the audio sources")
+    wav = tmp_path / "a.wav"
+    sf.write(wav, audio, 16000)
+    src = sources.FileSource(wav, realtime=True)
+    with ServerThread(engine, ServerOptions(port=0), mic_source=src) as st:
+        with ws(f"{st.url}?session=mic") as c:
+            assert recv_json(c)["role"] == "spectator"
+            c.send(json.dumps({"type": "set_emotion", "emotion": "happy", "intensity": 1.0}))
+            assert recv_json(c)["type"] == "emotion"
+            frames = []
+            while len(frames) < 20:
+                m = c.recv(10)
+                if isinstance(m, bytes):
+                    frames.append(P.unpack_frame(m))
+        assert [f.seq for f in frames] == list(range(frames[0].seq, frames[0].seq + 20))
+        assert max(f.intensity for f in frames) > 0.5

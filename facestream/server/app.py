@@ -27,6 +27,7 @@ from .hub import MIC_SESSION, Hub, min_queue_frames
 from .livelink import LiveLinkSender, parse_address
 
 log = logging.getLogger("facestream.server")
+SEND_BUFFER_BYTES = 256 << 10
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 
@@ -74,7 +75,9 @@ def _is_loopback(host: str) -> bool:
 class Server:
     """The hub plus a websockets server (asyncio). Start and stop it inside a running loop."""
 
-    def __init__(self, engine, options: ServerOptions | None = None):
+    def __init__(self, engine, options: ServerOptions | None = None, mic_source=None):
+        """mic_source: an audio source (facestream.engine.sources: `read(timeout)`, `close()`,
+        `sample_rate`) for the "mic" session instead of opening the microphone."""
         self.options = opts = options or ServerOptions()
         opts.validate()
         self.engine = engine
@@ -82,7 +85,7 @@ class Server:
                        max_clients=opts.max_clients, queue_frames=opts.queue_frames,
                        livelink=LiveLinkSender(opts.livelink, opts.fps) if opts.livelink else None)
         self._server = None
-        self._mic = None
+        self._mic, self._mic_source, self._mic_thread = None, mic_source, None
         self._head_bin: bytes | None = None
 
     @property
@@ -92,7 +95,7 @@ class Server:
     async def start(self) -> "Server":
         from websockets.asyncio.server import serve
         self.hub.start()
-        if self.options.mic:
+        if self.options.mic or self._mic_source is not None:
             self._start_mic()
         # compression=None: permessage-deflate costs a core for vertex streams (ENVIRONMENT.md)
         self._server = await serve(self._handler, self.options.host, self.options.port,
@@ -103,7 +106,9 @@ class Server:
         return self
 
     async def stop(self) -> None:
-        if self._mic is not None:
+        if self._mic is not None:  # stop the reader before closing what it reads
+            self._mic_stop.set()
+            await asyncio.to_thread(self._mic_thread.join, 5)
             self._mic.close()
         if self._server is not None:
             self._server.close()
@@ -180,6 +185,10 @@ class Server:
         from websockets.exceptions import ConnectionClosed
         hub = self.hub
         hub.metrics.connections += 1
+        sock = ws.transport.get_extra_info("socket")
+        if sock is not None:  # a small kernel buffer: a slow reader backs up into our queue,
+            import socket    # where old frames are dropped, instead of into seconds of latency
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         query = parse_qs(urlsplit(ws.request.path).query)
         sid = (query.get("session") or [None])[0]
         try:
@@ -218,17 +227,27 @@ class Server:
 
     # ---- the server's own microphone ----------------------------------------------------------
     def _start_mic(self) -> None:
-        from ..engine.sources import MicSource
+        """Session "mic": a reader thread blocks on the source and hands each block to the loop
+        (the inference thread gets it through the inbox like any client's audio)."""
+        import threading
+
+        from ..engine.sources import AudioSourceError, MicSource
         hub, loop = self.hub, self.hub.loop
+        src = self._mic = self._mic_source or MicSource(device=self.options.mic_device).start()
         session = hub.new_session(MIC_SESSION)
-        mic = MicSource(device=self.options.mic_device)
-        hub.start_audio(session, P.AudioFormat(mic.sample_rate, "f32le", 1))
+        hub.start_audio(session, P.AudioFormat(src.sample_rate, "f32le", 1))
 
-        def feed(chunk):  # the source's thread: only hand the chunk to the loop
-            loop.call_soon_threadsafe(hub.push_audio, session, mic.sample_rate, chunk)
+        def pump() -> None:
+            try:
+                while not self._mic_stop.is_set() and (block := src.read(timeout=0.1)) is not None:
+                    if len(block):
+                        loop.call_soon_threadsafe(hub.push_audio, session, src.sample_rate, block)
+            except AudioSourceError as e:
+                log.error("microphone: %s", e)
 
-        mic.start(feed)
-        self._mic = mic
+        self._mic_stop = threading.Event()
+        self._mic_thread = threading.Thread(target=pump, name="facestream-mic", daemon=True)
+        self._mic_thread.start()
 
 
 def _response(status: int, body: bytes, ctype: str):
@@ -266,9 +285,9 @@ class ServerThread:
             url = st.url  # ws://127.0.0.1:PORT/ws
     """
 
-    def __init__(self, engine, options: ServerOptions | None = None):
+    def __init__(self, engine, options: ServerOptions | None = None, **server_kw):
         import threading
-        self.server = Server(engine, options or ServerOptions(port=0))
+        self.server = Server(engine, options or ServerOptions(port=0), **server_kw)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="facestream-server",
                                         daemon=True)

@@ -105,7 +105,7 @@ function makeRenderer(canvas, head) {
     }
     return nrm;
   }
-  return function draw(positions) {
+  const draw = function (positions) {
     gl.bindBuffer(gl.ARRAY_BUFFER, buffers.pos);
     gl.bufferSubData(gl.ARRAY_BUFFER, 0, positions);
     gl.bindBuffer(gl.ARRAY_BUFFER, buffers.nrm);
@@ -115,9 +115,35 @@ function makeRenderer(canvas, head) {
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     gl.drawElements(gl.TRIANGLES, head.faces.length, gl.UNSIGNED_INT, 0);
   };
+  // The canvas-pixel box of some vertices (the lips: where a test looks for a moving mouth).
+  draw.box = function (which) {
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    for (let i = 0; i < head.V; i++) {
+      if (!which(i)) continue;
+      const x = head.rest[3 * i], y = head.rest[3 * i + 1], z = head.rest[3 * i + 2];
+      const w = mvp[3] * x + mvp[7] * y + mvp[11] * z + mvp[15];
+      const px = (1 + (mvp[0] * x + mvp[4] * y + mvp[8] * z + mvp[12]) / w) / 2 * gl.canvas.width;
+      const py = (1 - (mvp[1] * x + mvp[5] * y + mvp[9] * z + mvp[13]) / w) / 2 * gl.canvas.height;
+      b[0] = Math.min(b[0], px); b[1] = Math.min(b[1], py); b[2] = Math.max(b[2], px); b[3] = Math.max(b[3], py);
+    }
+    return b;
+  };
+  return draw;
 }
 
 // ---- frames (48-byte little-endian header, then float32 blocks) ---------------------------
+// float16 vertices (half the bytes) decoded through a 65536-entry table.
+const F16 = new Float32Array(65536);
+for (let h = 0; h < 65536; h++) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+  F16[h] = s * (e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15));
+}
+function f16ToF32(u) {
+  const out = new Float32Array(u.length);
+  for (let i = 0; i < u.length; i++) out[i] = F16[u[i]];
+  return out;
+}
+
 function parseFrame(buf) {
   const h = new DataView(buf);
   const magic = String.fromCharCode(h.getUint8(0), h.getUint8(1), h.getUint8(2), h.getUint8(3));
@@ -128,7 +154,9 @@ function parseFrame(buf) {
     seq: h.getUint32(8, true), timestamp: h.getFloat64(16, true), created: h.getFloat64(24, true),
     dropped: h.getUint32(36, true),
     arkit: new Float32Array(buf, off, na),
-    vertices: nv ? new Float32Array(buf, off + 4 * (na + nf), nv * 3) : null,
+    vertices: !nv ? null : (h.getUint16(6, true) & 1)
+      ? f16ToF32(new Uint16Array(buf, off + 4 * (na + nf), nv * 3))
+      : new Float32Array(buf, off + 4 * (na + nf), nv * 3),
   };
 }
 
@@ -137,6 +165,8 @@ async function main() {
   const head = await loadHead();
   const draw = makeRenderer(document.getElementById("view"), head);
   draw(head.rest);
+  const lips = head.meta.materials.indexOf("lips");
+  state.mouthBox = draw.box((i) => head.material[i] === lips);
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   const ws = new WebSocket(withToken(wsUrl + (params.get("session") ? `?session=${params.get("session")}` : "")));
   ws.binaryType = "arraybuffer";
@@ -146,7 +176,7 @@ async function main() {
       const m = JSON.parse(ev.data);
       if (m.type === "hello") {
         state.hello = m;
-        ws.send(JSON.stringify({ type: "subscribe", formats: ["arkit", "vertices"], vertex_dtype: "f32" }));
+        ws.send(JSON.stringify({ type: "subscribe", formats: ["arkit", "vertices"], vertex_dtype: "f16" }));
         const sel = document.getElementById("emotion");
         for (const e of m.emotion_names) sel.add(new Option(e, e));
         statusEl.textContent = `session ${m.session} (${m.role}), ${m.fps} fps`;
@@ -160,6 +190,7 @@ async function main() {
     if (!f) return;
     state.frames++; state.lastSeq = f.seq; state.dropped = f.dropped;
     state.latencyMs = Date.now() - f.created * 1000;
+    if (state.frames % 15 === 0) (state.latencies = state.latencies || []).push(Math.round(state.latencyMs));
     if (f.arkit.length) state.mouthOpen.push(f.arkit[state.hello.arkit_names.indexOf("jawOpen")]);
     if (f.vertices) latest = f.vertices;
   };

@@ -1,0 +1,145 @@
+"""The server's browser page in headless Chromium with a fake microphone playing speech: the
+page captures it, streams it, receives vertex frames and draws a face whose mouth moves.
+Chromium is driven over the DevTools protocol with the websockets client (no npm)."""
+import base64
+import io
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+pytest.importorskip("websockets", reason="the server needs the `server` extra (websockets)")
+from websockets.sync.client import connect  # noqa: E402
+
+from facestream.engine.stream import Engine  # noqa: E402
+from facestream.server.app import ServerOptions, ServerThread  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make apt "
+                                 "installs it; apt-get install chromium)")]
+
+
+def speech_wav(path):
+    """Speech from espeak-ng when present, else a voiced syllable-like signal (16 kHz WAV)."""
+    import soundfile as sf
+    if shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-w", str(path), "Hello there. We talk and the face "
+                        "follows every word we say, open and closed, again and again."],
+                       check=True, capture_output=True)
+        return path
+    t = np.arange(16000 * 4) / 16000
+    x = np.clip(np.sin(2 * np.pi * 3 * t), 0, None) * 0.5 * np.sin(2 * np.pi * 150 * t)
+    sf.write(path, x.astype(np.float32), 16000)
+    return path
+
+
+class Browser:
+    """Headless Chromium with one page, spoken to over CDP."""
+
+    def __init__(self, tmp, wav):
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--enable-unsafe-swiftshader", f"--user-data-dir={tmp / 'profile'}",
+                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={wav}",
+                 "--autoplay-policy=no-user-gesture-required", "--window-size=800,800",
+                 "--remote-debugging-port=0", "about:blank"]
+        self.proc = subprocess.Popen([CHROMIUM, *flags], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        port = None
+        for line in self.proc.stderr:
+            m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                port = int(m.group(1))
+                break
+        if port is None:
+            self.close()
+            pytest.skip("chromium did not start its DevTools endpoint")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            page = next(t for t in json.loads(r.read()) if t["type"] == "page")
+        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, compression=None).__enter__()
+        self.ids = itertools.count(1)
+
+    def call(self, method, **params):
+        i = next(self.ids)
+        self.ws.send(json.dumps({"id": i, "method": method, "params": params}))
+        while True:
+            m = json.loads(self.ws.recv(30))
+            if m.get("id") == i:
+                if "error" in m:
+                    raise RuntimeError(f"{method}: {m['error']}")
+                return m["result"]
+
+    def eval(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True)
+        return r["result"].get("value")
+
+    def screenshot(self, clip=None):
+        kw = {"format": "png"}
+        if clip:
+            kw["clip"] = {**clip, "scale": 1}
+        return base64.b64decode(self.call("Page.captureScreenshot", **kw)["data"])
+
+    def close(self):
+        if getattr(self, "ws", None):
+            self.ws.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def gray(png):
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
+
+
+def test_browser_page_streams_the_microphone_and_moves_the_mouth(tmp_path):
+    wav = speech_wav(tmp_path / "speech.wav")
+    with ServerThread(Engine(), ServerOptions(port=0)) as st:
+        b = Browser(tmp_path, wav)
+        try:
+            b.call("Page.enable")
+            b.call("Page.navigate", url=f"http://127.0.0.1:{st.port}/?autostart=1")
+            t0 = time.monotonic()
+            state = {}
+            while time.monotonic() - t0 < 60:
+                state = b.eval("JSON.stringify(window.fsState || {})")
+                state = json.loads(state) if state else {}
+                if state.get("frames", 0) >= 60 or state.get("errors"):
+                    break
+                time.sleep(0.25)
+            assert not state.get("errors"), state.get("errors")
+            assert state["micLabel"] and state["audioChunks"] > 0
+            assert state["frames"] >= 60 and state["hello"]["protocol"] == 1
+            assert state["maxDisplacement"] > 1e-3  # vertices moved away from the rest mesh
+            jaw = np.array(state["mouthOpen"])
+            assert jaw.max() - jaw.min() > 0.1  # the jaw opened and closed with the speech
+            rect = b.eval("JSON.stringify(document.getElementById('view').getBoundingClientRect())")
+            rect = json.loads(rect)
+            x0, y0, x1, y1 = state["mouthBox"]
+            pad = 0.4 * (x1 - x0)
+            clip = {"x": rect["x"] + x0 - pad, "y": rect["y"] + y0 - pad,
+                    "width": x1 - x0 + 2 * pad, "height": y1 - y0 + 2 * pad}
+            shots = []
+            for _ in range(12):
+                shots.append(gray(b.screenshot(clip)))
+                time.sleep(0.15)
+            diff = max(np.abs(a - c).mean() for a, c in itertools.combinations(shots, 2))
+            full = b.screenshot()
+            (tmp_path / "face.png").write_bytes(full)
+            status = json.loads(urllib.request.urlopen(
+                f"http://127.0.0.1:{st.port}/status", timeout=10).read())
+        finally:
+            b.close()
+    assert diff > 1.0, f"the mouth region did not change between screenshots ({diff:.2f})"
+    assert gray(full).std() > 10  # a face, not a blank canvas
+    assert status["frames_sent"] >= 60 and status["audio_seconds_in"] > 1.0
