@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="training needs the train extra")
@@ -74,3 +75,12 @@ def test_ddp_two_cpu_processes(tiny_corpus, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     _, blob = load_checkpoint(out / "model.pt")
     assert blob["step"] == 2
+
+
+def test_bilabial_labels():
+    from facestream.training.phonemes import PHONE_INDEX
+    from facestream.training.train import bilabial_labels
+    ids = np.array([PHONE_INDEX[p] for p in ("sil", "m", "aa", "p", "b", "f", "sil")])
+    assert bilabial_labels(ids).tolist() == [-1, 1, 0, 1, 1, 0, -1]
+    with pytest.raises(ValueError, match="closure_label"):
+        load_config(None, ["closure_label=nope"])

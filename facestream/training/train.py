@@ -27,6 +27,7 @@ import torch
 from .. import vocab
 from .checkpoint import save_checkpoint
 from .network import StreamingFaceNet, ModelConfig, make_cond
+from .phonemes import BILABIALS, INVENTORY, SILENCE
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class LossWeights:
     lip: float = 2.0  # extra weight of the lip vertices in the vertex loss
     param: float = 1.0  # L1 on ARKit weights and jaw pose
     velocity: float = 2.0  # L1 on frame-to-frame differences (mm/frame and weights/frame)
-    closure: float = 2.0  # BCE of the lips-closed output against the target lip gap
+    closure: float = 2.0  # BCE of the lips-closed output (see TrainConfig.closure_label)
     closed_extra: float = 1.0  # extra BCE weight on the closed frames (recall of closures)
     neck: float = 0.3  # L1 on the neck pose (rad)
 
@@ -59,6 +60,10 @@ class TrainConfig:
     # True: only the BCE trains the lips-closed output (a classifier); the face losses see its
     # gate but do not push it to hedge between open and closed.
     closure_detach: bool = True
+    # What the lips-closed output learns: "phones" (1 inside /p b m/, 0 in other speech,
+    # silence left out: a pause's lips are open or shut at the speaker's whim) or "gap" (the
+    # target face's lip gap below closed_mm, silence included).
+    closure_label: str = "phones"
     init_from: str = ""  # start from this checkpoint's weights (fine-tuning); ignored on resume
     seed: int = 0
     threads: int = 0  # torch intra-op threads (0: all cores)
@@ -72,6 +77,8 @@ class TrainConfig:
         self.model.validate()
         if self.steps < 1 or self.batch_size < 1 or self.window_s <= 0:
             raise ValueError("steps, batch_size and window_s must be positive")
+        if self.closure_label not in ("phones", "gap"):
+            raise ValueError(f"closure_label must be 'phones' or 'gap', got {self.closure_label!r}")
         if self.window_s * vocab.INTERNAL_FPS <= self.warmup_frames + self.model.lookahead + 2:
             raise ValueError(f"window_s={self.window_s} is too short for warmup_frames="
                              f"{self.warmup_frames} and lookahead={self.model.lookahead}")
@@ -134,12 +141,22 @@ def load_config(path: str | None = None, sets: list[str] | None = None) -> Train
 # ---- data -------------------------------------------------------------------------------
 
 
+_PHONE_LABEL = np.array([1.0 if p.symbol in BILABIALS else -1.0 if p.symbol == SILENCE else 0.0
+                         for p in INVENTORY], np.float32)
+
+
+def bilabial_labels(phone_ids: np.ndarray) -> np.ndarray:
+    """T phone indices (phonemes.INVENTORY) -> T labels: 1 bilabial, 0 other speech, -1 silence."""
+    return _PHONE_LABEL[np.asarray(phone_ids, np.int64)]
+
+
 class WindowSampler:
     """Draws random fixed-length windows from in-memory clips, frame-aligned.
 
     Each clip: audio (S,) float32/int16 at 16 kHz and targets with T frames (100 fps).
     A batch: audio B x (N*HOP), arkit B x N x K, jaw/neck B x N x 3, emotion B x N x E,
-    intensity B x N, mask B x N (0 on warm-up frames of windows starting mid-utterance).
+    intensity B x N, mask B x N (0 on warm-up frames of windows starting mid-utterance),
+    bilabial B x N (`bilabial_labels` of the frames' phones).
     """
 
     def __init__(self, clips: list[dict], cfg: TrainConfig, augmenter=None, rng=None):
@@ -155,7 +172,7 @@ class WindowSampler:
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
         n, hop = self.n, vocab.HOP_SAMPLES
-        out = {k: [] for k in ("audio", "arkit", "jaw", "neck", "emotion", "intensity", "mask")}
+        out = {k: [] for k in ("audio", "arkit", "jaw", "neck", "emotion", "intensity", "mask", "bilabial")}
         for ci in self.rng.choice(len(self.clips), size=size, p=self.p):
             c = self.clips[ci]
             t_len = len(c["arkit"])
@@ -174,6 +191,7 @@ class WindowSampler:
             for k in ("arkit", "jaw", "neck", "emotion", "intensity"):
                 out[k].append(np.asarray(c[k][frames], dtype=np.float32))
             out["mask"].append(valid)
+            out["bilabial"].append(bilabial_labels(c["phone_ids"][frames]))
         return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}
 
 
@@ -243,10 +261,15 @@ def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cf
     dv = ((vp[:, 1:] - vp[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).norm(dim=-1).mean(-1) * 1000.0
     da = ((pred["arkit"][:, 1:] - pred["arkit"][:, :-1]) - (tgt["arkit"][:, 1:] - tgt["arkit"][:, :-1])).abs().mean(-1)
     vel = ((dv + da * 10) * vmask).sum() / vden
-    closed = (vl.lip_gap(vt) < cfg.closed_mm / 1000.0).float()
+    if cfg.closure_label == "phones" and "bilabial" in tgt:
+        closed = (tgt["bilabial"] > 0).float()
+        cmask = mask * (tgt["bilabial"] >= 0).float()
+    else:
+        closed = (vl.lip_gap(vt) < cfg.closed_mm / 1000.0).float()
+        cmask = mask
     bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(1e-5, 1 - 1e-5), closed,
                                                    reduction="none")
-    clos = (bce * (1 + w.closed_extra * closed) * mask).sum() / denom
+    clos = (bce * (1 + w.closed_extra * closed) * cmask).sum() / cmask.sum().clamp(min=1)
     neck = ((pred["neck"] - tgt["neck"]).abs().mean(-1) * mask).sum() / denom
     total = w.vertex * vert + w.param * param + w.velocity * vel + w.closure * clos + w.neck * neck
     return total, {"total": total.item(), "vertex_mm": vert.item(), "param": param.item(),
@@ -263,7 +286,7 @@ def shift_for_lookahead(batch: dict, lookahead: int) -> tuple[dict, torch.Tensor
         pad = x[:, :1].expand(-1, lookahead, *x.shape[2:])
         return torch.cat([pad, x[:, :-lookahead]], dim=1)
 
-    tgt = {k: delay(batch[k]) for k in ("arkit", "jaw", "neck")}
+    tgt = {k: delay(batch[k]) for k in ("arkit", "jaw", "neck", "bilabial") if k in batch}
     cond = make_cond(delay(batch["emotion"]), delay(batch["intensity"]))
     mask = delay(batch["mask"]).clone()
     mask[:, :lookahead] = 0
