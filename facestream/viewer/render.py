@@ -1,7 +1,8 @@
 """Offscreen and on-screen shading of a head mesh with moderngl.
 
 One `Renderer` draws into its own multisampled framebuffer (EGL, no display needed) and
-returns pixels; the live viewer will hand it a window's context instead. Vertices change
+returns pixels (`render`), or resolves it into a window (`present`; the live viewer hands it
+pyglet's context). Vertices change
 every frame (normals are recomputed on the CPU); faces and materials upload once.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ MATERIAL_COLOURS = {
     "pupil": ((0.03, 0.03, 0.03), 1.0),
     "mouth": ((0.35, 0.12, 0.12), 0.1),
 }
+
+PORTRAIT_CROP = 0.14  # of the head's height, from the bottom (the neck's cut edge)
 
 _VERTEX = """
 #version 330
@@ -115,9 +118,14 @@ class Camera:
     fov_y: float = 25.0
 
     @classmethod
-    def framing(cls, verts: np.ndarray, fov_y: float = 25.0, margin: float = 1.15) -> "Camera":
-        """A frontal camera that fits the mesh's bounding box (V x 3) with some margin."""
+    def framing(cls, verts: np.ndarray, fov_y: float = 25.0, margin: float = 1.15,
+                crop_bottom: float = 0.0) -> "Camera":
+        """A frontal camera that fits the mesh's bounding box (V x 3) with some margin, less
+        `crop_bottom` of its height at the bottom (a portrait: the neck's cut edge leaves the
+        frame)."""
         lo, hi = verts.min(0), verts.max(0)
+        lo = lo.copy()
+        lo[1] += crop_bottom * (hi[1] - lo[1])
         radius = float(np.max(hi - lo)) / 2 * margin
         dist = radius / np.tan(np.radians(fov_y) / 2) + float(hi[2] - lo[2]) / 2
         return cls(target=((lo + hi) / 2).astype(np.float32), distance=dist, fov_y=fov_y)
@@ -170,11 +178,25 @@ class Renderer:
         self.vao = ctx.vertex_array(self.prog, [(self.vbo_pos, "3f", "in_pos"),
                                                 (self.vbo_nrm, "3f", "in_normal"),
                                                 (self.vbo_col, "4f", "in_colour")], self.ibo)
-        samples = min(samples, ctx.max_samples)
-        self.fbo_ms = ctx.framebuffer(ctx.renderbuffer(self.size, samples=samples),
-                                      ctx.depth_renderbuffer(self.size, samples=samples))
+        self.samples = min(int(samples), ctx.max_samples)
+        self.fbo_ms = self.fbo = None
+        self.resize(width, height)
+        self.camera = Camera.framing(head.template, margin=1.08, crop_bottom=PORTRAIT_CROP)
+
+    def resize(self, width: int, height: int) -> None:
+        """(Re)allocate the multisampled and the resolved framebuffer at width x height."""
+        if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
+            raise ValueError(f"image size must be within 1..8192 pixels, got {width} x {height}")
+        for fbo in (self.fbo_ms, self.fbo):
+            if fbo is not None:
+                for att in (*fbo.color_attachments, fbo.depth_attachment):
+                    att.release()
+                fbo.release()
+        self.size = (int(width), int(height))
+        ctx, n = self.ctx, self.samples
+        self.fbo_ms = ctx.framebuffer(ctx.renderbuffer(self.size, samples=n),
+                                      ctx.depth_renderbuffer(self.size, samples=n))
         self.fbo = ctx.framebuffer(ctx.renderbuffer(self.size), ctx.depth_renderbuffer(self.size))
-        self.camera = Camera.framing(head.template)
 
     def draw(self, verts: np.ndarray, target=None) -> None:
         """Draw `verts` (V x 3) into `target` (a framebuffer; the offscreen one if None)."""
@@ -195,6 +217,12 @@ class Renderer:
         fbo.clear(*self.background, 1.0)
         self.vao.render(moderngl.TRIANGLES)
 
+    def present(self, verts: np.ndarray, screen) -> None:
+        """Draw multisampled offscreen, then resolve into `screen` (a window's framebuffer,
+        e.g. `ctx.screen`, of this renderer's size): antialiasing whatever the window's config."""
+        self.draw(verts)
+        self.ctx.copy_framebuffer(screen, self.fbo_ms)
+
     def render(self, verts: np.ndarray) -> np.ndarray:
         """Offscreen: V x 3 vertices -> H x W x 3 uint8 image (row 0 at the top)."""
         self.draw(verts)
@@ -204,6 +232,9 @@ class Renderer:
         return img[::-1].copy()
 
     def release(self) -> None:
+        for fbo in (self.fbo_ms, self.fbo):
+            for att in (*fbo.color_attachments, fbo.depth_attachment):
+                att.release()
         for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.ibo, self.fbo,
                     self.fbo_ms, self.prog):
             obj.release()
