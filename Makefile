@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Headless OpenGL (EGL + Mesa llvmpipe), PortAudio for microphones, ffmpeg comes from a wheel,
-# chromium for the server's browser-page test (driven over CDP, no npm).
-APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium
+# chromium for the server's browser-page test (driven over CDP, no npm), Xvfb and a font for
+# the live viewer's window (its test runs under xvfb-run).
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium xvfb xauth libfontconfig1 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 EXTRAS := train,viewer,mic,server,dev
@@ -15,7 +16,7 @@ EXTRAS := train,viewer,mic,server,dev
 .PHONY: demo test deps apt venv data-deps head clean
 
 demo: deps
-	$(VENV)/bin/facestream demo -o out/demo_sheet.png
+	$(VENV)/bin/facestream render facestream/assets/example_speech.flac -o out/demo.mp4 --layout emo-cls --size 320 --sheet out/demo_sheet.png
 
 # The suite exercises a small version of the corpus build, so it needs the speech engines.
 test: deps data-deps

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_animate(sub)
     from .engine.sources import add_parser as add_devices
     add_devices(sub)
+    from .viewer.cli import add_parser as add_viewer
+    add_viewer(sub)
     from .server.cli import add_parser as add_server
     add_server(sub)
 
