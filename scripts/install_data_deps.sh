@@ -15,6 +15,8 @@ MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
   asterisk-core-sounds-ru asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
   asterisk-prompt-it-menardi-wav"
+# The microphone test's virtual source: sounddevice -> PortAudio -> ALSA -> PulseAudio.
+MAIN_PKGS="$MAIN_PKGS pulseaudio pulseaudio-utils libasound2-plugins"
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 

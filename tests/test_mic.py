@@ -1,0 +1,220 @@
+"""The real microphone path: speech played into a PulseAudio virtual source is recorded by
+`facestream animate --input mic` (sounddevice -> PortAudio -> ALSA -> PulseAudio) and gives
+the frames `facestream animate FILE` gives for the same audio.
+
+The test starts its own pulseaudio (a private socket, anonymous auth) with a pipe source fed
+in real time by a thread: silence until speech is asked for, so the device never stalls.
+Recipe: ../shared/ENVIRONMENT.md; packages: scripts/install_data_deps.sh (make data-deps).
+"""
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from facestream import vocab
+
+pytestmark = pytest.mark.slow
+sf = pytest.importorskip("soundfile", reason="the test writes its speech file with soundfile")
+soxr = pytest.importorskip("soxr")
+
+RATE = 16000  # the virtual source's rate (PulseAudio resamples for PortAudio's 44.1 kHz)
+BLOCK = 320  # 20 ms written to the pipe at a time
+TEXT = ("Papa bought a big blue ball and a bag of apples. Open wide and say ah, then hum "
+        "a little: mama made me marmalade.")
+
+
+class VirtualMic:
+    """Writes s16le into the pipe source in real time: queued speech, else silence.
+
+    Non-blocking: while nobody records, PulseAudio may leave the pipe full; silence that finds
+    it full is dropped (a backlog would delay the speech), speech waits for room."""
+
+    def __init__(self, fifo: str):
+        self._fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        self._lock = threading.Lock()
+        self._tape = np.zeros(0, np.int16)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def play(self, x: np.ndarray) -> None:
+        """Queue int16 samples after what is already queued."""
+        with self._lock:
+            self._tape = np.concatenate([self._tape, x])
+
+    def _run(self):
+        t0, i = time.monotonic(), 0
+        while not self._stop.is_set():
+            with self._lock:
+                block = self._tape[:BLOCK]
+            try:  # 640 bytes < PIPE_BUF: the write is all or nothing
+                os.write(self._fd, np.pad(block, (0, BLOCK - len(block))).tobytes())
+                with self._lock:
+                    self._tape = self._tape[len(block):]
+            except BlockingIOError:
+                pass
+            except OSError:  # the daemon is gone
+                return
+            i += 1
+            time.sleep(max(0.0, t0 + i * BLOCK / RATE - time.monotonic()))
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        os.close(self._fd)
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio daemon with a pipe source 'vmic' as its default source.
+    -> (environment for clients, VirtualMic)."""
+    for tool in ("pulseaudio", "pactl"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (make data-deps installs pulseaudio)")
+    sd_check = subprocess.run([sys.executable, "-c", "import sounddevice"], capture_output=True)
+    if sd_check.returncode != 0:
+        pytest.skip(f"sounddevice/PortAudio unavailable: {sd_check.stderr.decode()[-200:]}")
+    run = tmp_path_factory.mktemp("pulse")
+    socket = run / "native"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PULSE_SERVER": f"unix:{socket}",
+           "HOME": str(run)}
+    log = open(run / "pulseaudio.log", "w")
+    daemon = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--use-pid-file=no",
+         f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    mic = None
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                log_text = (run / "pulseaudio.log").read_text()
+                pytest.fail(f"pulseaudio did not start: {log_text[-500:]}")
+            time.sleep(0.1)
+        fifo = run / "vmic.fifo"
+        for cmd in (["load-module", "module-pipe-source", "source_name=vmic", f"file={fifo}",
+                     "format=s16le", f"rate={RATE}", "channels=1"],
+                    ["set-default-source", "vmic"]):
+            subprocess.run(["pactl", *cmd], env=env, check=True, capture_output=True)
+        mic = VirtualMic(str(fifo))
+        yield env, mic
+    finally:
+        if mic is not None:
+            mic.close()
+        daemon.terminate()
+        try:
+            daemon.wait(10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """~5 s of espeak-ng speech at 16 kHz, as int16 samples and as a WAV file."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (make data-deps)")
+    d = tmp_path_factory.mktemp("speech")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(d / "raw.wav"), TEXT],
+                   check=True)
+    x, sr = sf.read(d / "raw.wav", dtype="float32")
+    x = soxr.resample(x, sr, RATE)
+    x = np.round(np.clip(x / np.abs(x).max() * 0.7, -1, 1) * 32767).astype(np.int16)
+    sf.write(d / "speech.wav", x, RATE, subtype="PCM_16")
+    return x, d / "speech.wav"
+
+
+def facestream(*args, env=None, **kw):
+    return subprocess.Popen([sys.executable, "-m", "facestream", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def wait_for_recording(proc, seconds=60.0) -> str:
+    """The 'recording from ...' line, which animate prints once the stream is running."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    line = proc.stdout.readline() if ready else ""
+    if not line.startswith("recording from"):
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"animate --input mic did not start recording: {line}{out}{err}")
+    return line
+
+
+def align(long: np.ndarray, short: np.ndarray, jaw: int) -> tuple[float, np.ndarray]:
+    """Where `short` (T x K) sits inside `long`: the whole-frame offset with the highest jawOpen
+    correlation, refined to a tenth of a frame (the microphone's start is not frame-aligned).
+    -> (offset in frames, `long` resampled at that offset, T x K)."""
+    def at(offset):
+        pos = offset + np.arange(len(short))
+        return np.stack([np.interp(pos, np.arange(len(long)), c) for c in long.T], axis=1)
+
+    def r(offset):
+        return np.corrcoef(at(offset)[:, jaw], short[:, jaw])[0, 1]
+    coarse = max(range(len(long) - len(short) + 1), key=r)
+    fine = max(np.arange(max(0, coarse - 1), min(coarse + 1, len(long) - len(short)) + 1e-9,
+                         0.1), key=r)
+    return float(fine), at(fine)
+
+
+def test_microphone_frames_match_the_file(pulse, speech, tmp_path):
+    env, mic = pulse
+    x, wav = speech
+    fps = 60  # finer frames: a finer alignment of the microphone's unknown start
+    seconds = len(x) / RATE + 3.0  # speech starts ~1 s in; the rest is margin
+    proc = facestream("animate", "--input", "mic", "--device", "pulse", "--seconds",
+                      f"{seconds:.2f}", "--fps", str(fps), "-o", str(tmp_path / "mic.npz"),
+                      env=env)
+    line = wait_for_recording(proc)
+    time.sleep(1.0)
+    mic.play(x)
+    out, err = proc.communicate(timeout=seconds + 60)
+    assert proc.returncode == 0, err
+    lost = out.split(" blocks lost to overflow")[0].rsplit("(", 1)[-1]
+
+    ref = subprocess.run([sys.executable, "-m", "facestream", "animate", str(wav), "--fps",
+                          str(fps), "-o", str(tmp_path / "file.npz")],
+                         capture_output=True, text=True, timeout=120)
+    assert ref.returncode == 0, ref.stderr
+    m, f = np.load(tmp_path / "mic.npz")["arkit"], np.load(tmp_path / "file.npz")["arkit"]
+    assert abs(len(m) - float(f"{seconds:.2f}") * fps) <= 1  # --seconds is audio time
+    jaw = vocab.ARKIT_INDEX["jawOpen"]
+    lag, aligned = align(m, f, jaw)
+    r_jaw = np.corrcoef(aligned[:, jaw], f[:, jaw])[0, 1]
+    err_all = np.abs(aligned - f)
+    # Whole-output agreement: every weight that moves, not just the one used to align.
+    moving = f.std(0) > 0.01
+    r_each = [np.corrcoef(aligned[:, k], f[:, k])[0, 1] for k in np.flatnonzero(moving)]
+    print(f"\nmic vs file ({line.strip()}): lag {lag:.1f} frames ({lag / fps:.3f} s), jawOpen "
+          f"r={r_jaw:.4f} MAE={err_all[:, jaw].mean():.4f} max={err_all[:, jaw].max():.4f} "
+          f"(file jawOpen std {f[:, jaw].std():.4f}); all 52: MAE={err_all.mean():.4f}, "
+          f"p99={np.percentile(err_all, 99):.4f}; {moving.sum()} moving weights: median "
+          f"r={np.median(r_each):.4f}, min r={min(r_each):.4f}; {lost} blocks lost to overflow")
+    assert r_jaw > 0.98
+    assert err_all[:, jaw].mean() < 0.2 * f[:, jaw].std()
+    assert np.median(r_each) > 0.95
+
+
+def test_ctrl_c_ends_the_recording_and_writes_the_output(pulse, speech, tmp_path):
+    env, mic = pulse
+    x, _ = speech
+    out_path = tmp_path / "mic.csv"
+    proc = facestream("animate", "--input", "mic", "-o", str(out_path), env=env)
+    wait_for_recording(proc)
+    mic.play(x[: RATE * 2])
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "frames at 30 fps" in out and "Traceback" not in err
+    rows = out_path.read_text().splitlines()
+    assert rows[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+    assert len(rows) - 1 >= 30  # at least the second of audio it surely heard
