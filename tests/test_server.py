@@ -393,3 +393,37 @@ def test_mic_session_is_fed_by_an_audio_source(engine, audio, tmp_path):
                     frames.append(P.unpack_frame(m))
         assert [f.seq for f in frames] == list(range(frames[0].seq, frames[0].seq + 20))
         assert max(f.intensity for f in frames) > 0.5
+
+
+def test_protocol_doc_matches_the_code():
+    from pathlib import Path
+    doc = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
+    assert f"version {P.PROTOCOL_VERSION}" in doc.splitlines()[0]
+    for name, code in P.ERRORS.items():
+        assert f"| {code} | `{name}` |" in doc
+    for close in (P.CLOSE_TRY_AGAIN, P.CLOSE_POLICY, P.CLOSE_TOO_BIG, P.CLOSE_GOING_AWAY):
+        assert f"**{close}**" in doc
+    assert f"A {P.HEADER_BYTES}-byte little-endian header" in doc and P.MAGIC.decode() in doc
+    # the header table: offsets and types in FRAME_HEADER's order
+    rows = [ln.split("|")[1:3] for ln in doc.splitlines() if ln.startswith("| ") and
+            ln.split("|")[1].strip().isdigit() and int(ln.split("|")[1]) < P.HEADER_BYTES]
+    fmt = {"4 bytes": "4s", "u8": "B", "u16": "H", "u32": "I", "f32": "f", "f64": "d"}
+    assert "<" + "".join(fmt[t.strip()] for _, t in rows) == P.FRAME_HEADER.format
+    import struct
+    offsets = [int(o) for o, _ in rows]
+    sizes = [struct.calcsize("<" + fmt[t.strip()]) for _, t in rows]
+    assert offsets == [sum(sizes[:i]) for i in range(len(sizes))]
+    for field in ("subscribe", "start", "end", "set_emotion"):
+        assert f"| `{field}` |" in doc
+    assert set(P.CLIENT_TYPES) == {"subscribe", "start", "end", "set_emotion"}
+
+
+@pytest.mark.slow
+def test_benchmarks_run_small(engine):
+    from facestream.server.bench import bench_delivery, bench_soak
+    d = bench_delivery((2,), seconds=1.0, engine=engine)[2]
+    assert d["frames_received"] == 2 * d["frames_made"] and d["gaps"] == 0
+    assert d["p50_ms"] is not None and d["server_cpu_per_s"] > 0
+    s = bench_soak(3.0, spectators=3, engine=engine)
+    assert s["watch_gaps"] == 0 and s["watch_frames"] == 3 * 90
+    assert s["sessions_left"] == 0 and s["clients_left"] == 0 and s["cycles"] > 0
