@@ -6,6 +6,7 @@ The test starts its own pulseaudio (a private socket, anonymous auth) with a pip
 in real time by a thread: silence until speech is asked for, so the device never stalls.
 Recipe: ../shared/ENVIRONMENT.md; packages: scripts/install_data_deps.sh (make data-deps).
 """
+import contextlib
 import os
 import select
 import shutil
@@ -71,17 +72,19 @@ class VirtualMic:
         os.close(self._fd)
 
 
-@pytest.fixture(scope="module")
-def pulse(tmp_path_factory):
-    """A private PulseAudio daemon with a pipe source 'vmic' as its default source.
-    -> (environment for clients, VirtualMic)."""
+def need_pulse_and_portaudio():
     for tool in ("pulseaudio", "pactl"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not installed (make data-deps installs pulseaudio)")
     sd_check = subprocess.run([sys.executable, "-c", "import sounddevice"], capture_output=True)
     if sd_check.returncode != 0:
         pytest.skip(f"sounddevice/PortAudio unavailable: {sd_check.stderr.decode()[-200:]}")
-    run = tmp_path_factory.mktemp("pulse")
+
+
+@contextlib.contextmanager
+def private_pulse(run):
+    """A PulseAudio daemon of our own (socket and state under `run`) whose only and default
+    source is the pipe source 'vmic'. -> (environment for clients, VirtualMic, module id)."""
     socket = run / "native"
     env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PULSE_SERVER": f"unix:{socket}",
            "HOME": str(run)}
@@ -100,12 +103,13 @@ def pulse(tmp_path_factory):
                 pytest.fail(f"pulseaudio did not start: {log_text[-500:]}")
             time.sleep(0.1)
         fifo = run / "vmic.fifo"
-        for cmd in (["load-module", "module-pipe-source", "source_name=vmic", f"file={fifo}",
-                     "format=s16le", f"rate={RATE}", "channels=1"],
-                    ["set-default-source", "vmic"]):
-            subprocess.run(["pactl", *cmd], env=env, check=True, capture_output=True)
+        module = subprocess.run(
+            ["pactl", "load-module", "module-pipe-source", "source_name=vmic", f"file={fifo}",
+             "format=s16le", f"rate={RATE}", "channels=1"],
+            env=env, check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run(["pactl", "set-default-source", "vmic"], env=env, check=True)
         mic = VirtualMic(str(fifo))
-        yield env, mic
+        yield env, mic, module
     finally:
         if mic is not None:
             mic.close()
@@ -116,6 +120,14 @@ def pulse(tmp_path_factory):
             daemon.kill()
             daemon.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """-> (environment for clients, VirtualMic) of a daemon shared by this module's tests."""
+    need_pulse_and_portaudio()
+    with private_pulse(tmp_path_factory.mktemp("pulse")) as (env, mic, _):
+        yield env, mic
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +230,28 @@ def test_ctrl_c_ends_the_recording_and_writes_the_output(pulse, speech, tmp_path
     rows = out_path.read_text().splitlines()
     assert rows[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
     assert len(rows) - 1 >= 30  # at least the second of audio it surely heard
+
+
+def test_a_source_that_vanishes_mid_recording(speech, tmp_path):
+    """Removing the PulseAudio source under a running recording: a clear error, no hang, and
+    the audio heard before is written."""
+    need_pulse_and_portaudio()
+    x, _ = speech
+    out_path = tmp_path / "mic.npz"
+    with private_pulse(tmp_path) as (env, mic, module):
+        proc = facestream("animate", "--input", "mic", "--device", "pulse", "-o", str(out_path),
+                          env=env)
+        wait_for_recording(proc)
+        mic.play(x[: RATE * 2])
+        time.sleep(1.5)
+        subprocess.run(["pactl", "unload-module", module], env=env, check=True)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("animate --input mic hung after its source was removed")
+    print(f"\nsource removed: {err.strip().splitlines()[-1]}")
+    assert proc.returncode == 2
+    assert "stopped (device removed or its driver failed)" in err or "stopped delivering" in err
+    assert "recorded before it are in" in err and "Traceback" not in err
+    assert len(np.load(out_path)["arkit"]) >= 30  # at least the second it surely heard
