@@ -168,7 +168,7 @@ async def _delivery(url: str, n: int, seconds: float, formats: str, dtype: str) 
     lat, counts = [], []
     async with _connect(url) as pup:
         sid = json.loads(await pup.recv())["session"]
-        await pup.send(json.dumps({"type": "subscribe", "formats": ["arkit"]}))
+        await pup.send(json.dumps({"type": "subscribe", "formats": []}))  # it never reads
         watchers = [asyncio.create_task(_watch(f"{url}?session={sid}", formats.split(","), dtype,
                                                lat, counts)) for _ in range(n)]
         await asyncio.sleep(0.5)  # let every spectator subscribe before audio starts
@@ -214,6 +214,7 @@ async def _soak(url: str, n: int, seconds: float) -> dict:
 
     async with _connect(url) as pup:
         sid = json.loads(await pup.recv())["session"]
+        await pup.send(json.dumps({"type": "subscribe", "formats": []}))  # it never reads
         watchers = [asyncio.create_task(_watch(f"{url}?session={sid}", ["arkit"], "f32", lat,
                                                counts)) for _ in range(n)]
         await asyncio.sleep(0.5)

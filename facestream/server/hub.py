@@ -349,8 +349,9 @@ class Hub:
                     n, k = s.counted
                     s.counted = (f.stream, k + 1 if f.stream == n else 1)
                 for c in s.clients:
-                    for f in frames:
-                        c.push_frame(f)
+                    if c.formats:  # subscribed to nothing (a puppeteer that only sends)
+                        for f in frames:
+                            c.push_frame(f)
                 if ended is not None:
                     for c in s.clients:
                         c.push_control({"type": "ended", "stream": ended,
