@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_devices(sub)
     from .viewer.cli import add_parser as add_viewer
     add_viewer(sub)
+    from .bench.cli import add_parser as add_bench
+    add_bench(sub)
     from .server.cli import add_parser as add_server
     add_server(sub)
 

@@ -1,0 +1,35 @@
+"""Items 5 and 6: the server's and the viewer's own benchmarks, called as they ship them.
+
+`facestream.server.bench` (websocket delivery for 1/10/50 clients, server CPU, the soak run)
+and `facestream.viewer.bench` (offscreen rendering at 512² and 1024², the live loop) own
+their measurements; here they are only called with run-sized arguments. A missing module or
+function is a skip with the reason; any other failure is reported as the item's error.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .stats import skipped
+
+
+def _call(module: str, function: str, **kwargs):
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as e:
+        return skipped(f"{module} is not importable here ({e})")
+    fn = getattr(mod, function, None)
+    if fn is None:
+        return skipped(f"{module} has no {function}()")
+    return fn(**kwargs)
+
+
+def bench_server(quick: bool) -> dict:
+    return {"delivery": _call("facestream.server.bench", "bench_delivery", clients=(1, 10, 50),
+                              seconds=1.0 if quick else 5.0),
+            "soak": _call("facestream.server.bench", "bench_soak", seconds=3.0 if quick else 60.0)}
+
+
+def bench_viewer(quick: bool) -> dict:
+    return {"render": _call("facestream.viewer.bench", "bench_render", sizes=(512, 1024),
+                            frames=20 if quick else 120),
+            "live": _call("facestream.viewer.bench", "bench_live", seconds=2.0 if quick else 10.0)}

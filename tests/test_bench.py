@@ -1,0 +1,133 @@
+"""`facestream bench`: the quick run end to end gives a complete, well-formed report, and the
+pieces it is built from behave (response detection, causality of the onset test, report
+checks, README rewriting). No timing is asserted: the targets are flags in the report."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from facestream.bench import ITEMS, README_END, README_START, judge, problems, render, rewrite_readme
+from facestream.bench.signals import first_response, onset_signal
+from facestream.bench.stats import summarize
+
+
+def test_first_response_finds_the_step():
+    arkit = np.zeros((40, 52), np.float32)
+    arkit[25:, 24] = np.linspace(0.05, 0.5, 15)  # jawOpen rises from frame 25
+    t = np.arange(40)
+    k = first_response(arkit, baseline=t < 15, after=t >= 20)
+    assert k == 25
+    assert first_response(np.zeros((40, 52)), t < 15, t >= 20) is None  # a face that never moves
+
+
+def test_onset_signal_is_silent_until_the_onset():
+    x, onset = onset_signal(0.5, 0.2)
+    assert onset == 8000 and not x[:onset].any() and x[onset] != 0
+    assert np.abs(x).max() <= 0.5 + 1e-6
+
+
+def test_onset_response_is_causal_and_within_the_models_latency():
+    """The first responding frame never leaves before the onset's audio arrived, and no later
+    than the model's latency plus one output frame and one fed chunk."""
+    from facestream.bench.onset import onset_trial
+    from facestream.engine.stream import Engine
+    engine = Engine(backend="onnxruntime")
+    for fps, shift in ((30, 0), (30, 200), (60, 90)):
+        r = onset_trial(engine, fps, shift)
+        assert r is not None, "the shipped model did not respond to a vowel burst"
+        assert 0 < r["delay_ms"] <= engine.latency_ms + 1000 / fps + 10
+
+
+def test_summarize():
+    s = summarize([0.001] * 99 + [0.01])
+    assert s["n"] == 100 and s["median_ms"] == pytest.approx(1.0) and s["max_ms"] == pytest.approx(10.0)
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def _report(items):
+    return {"machine": {}, "quick": True, "options": {"only": []}, "items": items,
+            "started": "now", "duration_s": 1.0}
+
+
+def test_problems_catch_missing_items_nans_empty_reasons_and_bad_flags():
+    rep = _report({k: {"skipped": "not here"} for k in ITEMS})
+    rep["targets"] = judge(rep)
+    assert problems(rep) == []
+    assert all(t["pass"] is False and t["measured"] is False for t in rep["targets"].values())
+    rep["items"]["compute"] = {"x": float("nan")}
+    rep["items"]["mic"] = {"skipped": ""}
+    del rep["items"]["quality"]
+    rep["targets"]["t"] = {"pass": 1, "measured": True}
+    found = " ".join(problems(rep))
+    for what in ("compute", "mic", "quality", "target t"):
+        assert what in found
+
+
+def test_readme_section_is_rewritten_between_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Performance\n{README_START}\nold\n{README_END}\n\n## Next\n")
+    assert rewrite_readme(readme, "new table\n")
+    text = readme.read_text()
+    assert "new table" in text and "old" not in text and text.endswith("## Next\n")
+    assert not rewrite_readme(readme, "new table\n")
+    (tmp_path / "bare.md").write_text("# nothing\n")
+    with pytest.raises(ValueError, match="markers"):
+        rewrite_readme(tmp_path / "bare.md", "x")
+
+
+def _finite_numbers(x):
+    if isinstance(x, dict):
+        return all(_finite_numbers(v) for v in x.values())
+    if isinstance(x, list):
+        return all(_finite_numbers(v) for v in x)
+    return not isinstance(x, float) or math.isfinite(x)
+
+
+@pytest.mark.slow
+def test_quick_bench_report_is_complete(tmp_path):
+    out = tmp_path / "bench.json"
+    md = tmp_path / "bench.md"
+    proc = subprocess.run([sys.executable, "-m", "facestream", "bench", "--quick", "--json", str(out),
+                           "--markdown", str(md), "--plots", str(tmp_path / "plots")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rep = json.loads(out.read_text())
+    assert problems(rep) == []
+    assert set(rep["items"]) == set(ITEMS) and _finite_numbers(rep)
+    assert rep["machine"]["cores"] >= 1 and rep["machine"]["cpu"]
+    assert len(rep["targets"]) == 6
+    for t in rep["targets"].values():
+        assert isinstance(t["pass"], bool) and isinstance(t["measured"], bool)
+        assert t["measured"] == (t["value"] is not None)
+
+    items = rep["items"]
+    for key, item in items.items():  # measured, or a reason why not
+        assert "error" not in item, f"{key}: {item.get('error')}"
+    ort = items["compute"]["backends"]["onnxruntime"]
+    for chunk in ("10", "20", "40"):
+        s = ort[chunk]["engine"]
+        assert 0 < s["median_ms"] <= s["p99_ms"] <= s["max_ms"]
+    for b in items["compute"]["backends"].values():
+        assert "skipped" in b or all(c in b for c in ("10", "20", "40"))
+    assert items["latency"]["metadata"]["algorithmic_ms"] > 0
+    assert set(items["latency"]["measured"]) == {"30", "60"}
+    assert "skipped" in items["mic"] or all("p50_ms" in c or "skipped" in c
+                                            for c in items["mic"]["configs"].values())
+    for mode in ("batched", "unbatched"):
+        assert items["throughput"][mode]["curve"] and items["throughput"][mode]["max_streams"] >= 0
+    assert items["memory"]["runtime"].get("torch_loaded") is False or "skipped" in items["memory"]["runtime"]
+    assert "structural" in items["peers"] and ("ratio" in items["peers"]
+                                               or "skipped" in items["peers"]["wav2vec2_base"])
+    assert "splits" in items["quality"] or "skipped" in items["quality"]
+
+    text = md.read_text()
+    assert "## Targets" in text
+    for n, title in enumerate(ITEMS.values(), 1):
+        assert f"## {n}. {title}" in text
+    assert (tmp_path / "plots" / "compute.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "throughput.png").stat().st_size > 1000
+    assert render(rep) == render(json.loads(out.read_text()))  # the JSON alone re-renders it
