@@ -35,7 +35,12 @@ def _cmd_eval(args) -> int:
     return eval_main(args.rest)
 
 
-_PASSTHROUGH = {"train": _cmd_train, "eval": _cmd_eval}
+def _cmd_calibrate(args) -> int:
+    from .training.calibrate import main as calibrate_main
+    return calibrate_main(args.rest)
+
+
+_PASSTHROUGH = {"train": _cmd_train, "eval": _cmd_eval, "calibrate": _cmd_calibrate}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,14 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(sub)
     from .engine.animate import add_parser as add_animate
     add_animate(sub)
+    from .server.cli import add_parser as add_server
+    add_server(sub)
     from .engine.sources import add_parser as add_devices
     add_devices(sub)
     from .viewer.cli import add_parser as add_viewer
     add_viewer(sub)
     from .bench.cli import add_parser as add_bench
     add_bench(sub)
-    from .server.cli import add_parser as add_server
-    add_server(sub)
 
     p = sub.add_parser("train", help="train the streaming model (needs the train extra)",
                        add_help=False)
@@ -76,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate models and baselines on held-out speech",
                        add_help=False)
     p.set_defaults(func=_cmd_eval)
+    p = sub.add_parser("calibrate", help="choose a trained model's lip-closure gate on validation speech",
+                       add_help=False)
+    p.set_defaults(func=_cmd_calibrate)
     return ap
 
 

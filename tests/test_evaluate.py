@@ -12,6 +12,14 @@ from facestream.training import evaluate as E  # noqa: E402
 from facestream.training.train import VertexLoss  # noqa: E402
 
 
+def _tiny_checkpoint(corpus, tmp_path):
+    from facestream.training.train import load_config, train
+    tiny = ["steps=2", "batch_size=2", "window_s=1.0", "warmup_frames=5", "log_every=1",
+            "model.channels=16", "model.gru_hidden=16", "model.n_mels=16", "model.conv_layers=2",
+            "model.lookahead=1", "threads=1", f"corpus={corpus}", f"out={tmp_path / 'run'}"]
+    return train(load_config(None, tiny), progress=False)
+
+
 def _random_face(rng, t=6):
     arkit = (rng.random((t, vocab.NUM_ARKIT)) * 0.6).astype(np.float32)
     arkit[0] = 0.0
@@ -65,11 +73,7 @@ def test_metrics_on_known_cases(head, rng):
 @pytest.mark.slow
 def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
     from facestream.cli import main
-    from facestream.training.train import load_config, train
-    tiny = ["steps=2", "batch_size=2", "window_s=1.0", "warmup_frames=5", "log_every=1",
-            "model.channels=16", "model.gru_hidden=16", "model.n_mels=16", "model.conv_layers=2",
-            "model.lookahead=1", "threads=1", f"corpus={tiny_corpus}", f"out={tmp_path / 'run'}"]
-    ckpt = train(load_config(None, tiny), progress=False)
+    ckpt = _tiny_checkpoint(tiny_corpus, tmp_path)
     out = tmp_path / "eval"
     rc = main(["eval", "--corpus", str(tiny_corpus), "--splits", "train", "--model", str(ckpt),
                "--json", str(out / "e.json"), "--markdown", str(out / "e.md"),
@@ -82,3 +86,31 @@ def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
         assert np.isfinite(m["LVE_1e-5m2"]) and m["frames"] > 0 and 0 <= m["closure_rate"] <= 1
     assert rows["neutral face"]["closure_rate"] == 1.0
     assert "LVE" in (out / "e.md").read_text() and (out / "e.png").stat().st_size > 1000
+
+
+def test_gate_choice_keeps_quality_and_open_vowels():
+    from facestream.training.calibrate import choose
+    ref = {"gate": [0.3, 0.7], "LVE_1e-5m2": 2.0, "closure_rate": 0.3, "open_rate": 1.0}
+    scores = [{"gate": [0.05, 0.15], "LVE_1e-5m2": 3.0, "closure_rate": 0.95, "open_rate": 0.9},
+              {"gate": [0.1, 0.3], "LVE_1e-5m2": 2.2, "closure_rate": 0.8, "open_rate": 0.99},
+              {"gate": [0.2, 0.4], "LVE_1e-5m2": 2.1, "closure_rate": 0.7, "open_rate": 1.0},
+              {"gate": [0.1, 0.2], "LVE_1e-5m2": 2.25, "closure_rate": 0.9, "open_rate": 0.9}]
+    assert choose(scores, ref, 1.15, 0.95)["gate"] == [0.1, 0.3]
+    assert choose(scores, ref, 1.01, 0.95) is ref  # nothing qualifies: keep the trained gate
+
+
+@pytest.mark.slow
+def test_calibrate_command_writes_a_checkpoint_with_the_chosen_gate(tiny_corpus, tmp_path):
+    from facestream.cli import main
+    from facestream.training.checkpoint import load_checkpoint
+    ckpt = _tiny_checkpoint(tiny_corpus, tmp_path)
+    assert main(["calibrate", str(ckpt), "-o", str(tmp_path / "c.pt"), "--splits", "test",
+                 "--corpus", str(tiny_corpus)]) == 2  # never on the reported test split
+    out = tmp_path / "c.pt"
+    assert main(["calibrate", str(ckpt), "-o", str(out), "--splits", "train", "--limit", "2",
+                 "--corpus", str(tiny_corpus), "--json", str(tmp_path / "g.json")]) == 0
+    model, blob = load_checkpoint(out)
+    grid = json.loads((tmp_path / "g.json").read_text())
+    assert [model.config.gate_lo, model.config.gate_hi] == grid["chosen"]
+    assert blob["extra"]["calibration"]["gate"] == grid["chosen"]
+    assert blob["train_config"]["steps"] == 2 and len(grid["scores"]) > 20

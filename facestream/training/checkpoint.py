@@ -7,7 +7,7 @@ from the saved config and refuses a checkpoint whose vocabulary differs from thi
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import torch
@@ -32,7 +32,7 @@ def save_checkpoint(path: str | Path, model: StreamingFaceNet, *, head: str, ste
     blob = {
         "model": model.state_dict(),
         "model_config": model.config.to_dict(),
-        "train_config": asdict(train_config) if train_config is not None else None,
+        "train_config": asdict(train_config) if is_dataclass(train_config) else train_config,
         "head": head,
         "vocab": vocabulary(),
         "facestream_version": __version__,

@@ -90,20 +90,26 @@ class TorchPredictor:
         self.latency_ms = None if self.offline else self.model.config.algorithmic_latency_ms
 
     def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
-        from .network import make_cond
-        torch = self.torch
-        t = len(seq.arkit)
-        lk = self.lookahead
-        n = t + lk
-        audio = np.zeros(n * vocab.HOP_SAMPLES, np.float32)
-        audio[: min(len(seq.audio), n * vocab.HOP_SAMPLES)] = seq.audio[: n * vocab.HOP_SAMPLES]
-        emo = np.concatenate([np.repeat(seq.emotion[:1], lk, 0), seq.emotion])[:n]
-        inten = np.concatenate([np.repeat(seq.intensity[:1], lk, 0), seq.intensity])[:n]
-        with torch.no_grad():
-            cond = make_cond(torch.from_numpy(emo)[None], torch.from_numpy(inten)[None])
-            raw, *_ = self.model(torch.from_numpy(audio)[None], cond, *self.model.init_state(1))
-            d = self.model.decode(raw)
-        return d["arkit"][0, lk:].numpy(), d["jaw"][0, lk:].numpy()
+        with self.torch.no_grad():
+            d = self.model.decode(stream_raw(self.model, seq))
+        return d["arkit"].numpy(), d["jaw"].numpy()
+
+
+def stream_raw(model, seq: Sequence):
+    """A network's raw outputs for a sequence as it streams (causal, state from zero, L frames
+    of silence flushed at the end), shifted by its look-ahead: T x OUT_DIM torch tensor."""
+    import torch
+    from .network import make_cond
+    t, lk = len(seq.arkit), model.config.lookahead
+    n = t + lk
+    audio = np.zeros(n * vocab.HOP_SAMPLES, np.float32)
+    audio[: min(len(seq.audio), n * vocab.HOP_SAMPLES)] = seq.audio[: n * vocab.HOP_SAMPLES]
+    emo = np.concatenate([np.repeat(seq.emotion[:1], lk, 0), seq.emotion])[:n]
+    inten = np.concatenate([np.repeat(seq.intensity[:1], lk, 0), seq.intensity])[:n]
+    with torch.no_grad():
+        cond = make_cond(torch.from_numpy(emo)[None], torch.from_numpy(inten)[None])
+        raw, *_ = model(torch.from_numpy(audio)[None], cond, *model.init_state(1))
+    return raw[0, lk:]
 
 
 class NeutralPredictor:

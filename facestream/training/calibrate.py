@@ -1,0 +1,101 @@
+"""Choose a trained model's closure gate (ModelConfig.gate_lo/gate_hi) on held-out speech.
+
+The lips-closed output is a classifier; how confident it must be before the lips shut is a
+decision made after training, on the validation split only (never the test splits the
+README reports): every (lo, hi) on a grid is scored by the bilabial closure rate, and the
+winner is the gate with the most closures whose LVE stays within `max_lve_ratio` of the
+trained gate's and whose open-vowel rate stays at or above `min_open_rate`. The network runs
+once per sequence; only the cheap decoding is repeated per gate.
+
+    facestream calibrate runs/default2/model.pt -o runs/default2/calibrated.pt \
+        --corpus build/corpus --splits val
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..engine.head import load_head
+from .checkpoint import load_checkpoint, save_checkpoint
+from .evaluate import MeasuredHead, aggregate, load_sequences, sequence_metrics, stream_raw
+from .network import decode_outputs
+
+GRID_LO = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35)
+GRID_WIDTH = (0.1, 0.2, 0.3, 0.4)
+
+
+def score_gates(model, sequences, gates, head=None) -> list[dict]:
+    """-> one aggregate() dict per (lo, hi) in gates, with "gate" added."""
+    mh = MeasuredHead(head or load_head())
+    raws = [stream_raw(model, s) for s in sequences]
+    out = []
+    for lo, hi in gates:
+        rows = []
+        for s, raw in zip(sequences, raws):
+            d = decode_outputs(raw, lo, hi)
+            rows.append(sequence_metrics(mh, s, d["arkit"].numpy(), d["jaw"].numpy()))
+        res = aggregate(rows)
+        res["gate"] = [lo, hi]
+        out.append(res)
+    return out
+
+
+def choose(scores: list[dict], reference: dict, max_lve_ratio: float, min_open_rate: float) -> dict:
+    ok = [s for s in scores if s["LVE_1e-5m2"] <= max_lve_ratio * reference["LVE_1e-5m2"]
+          and s["open_rate"] >= min_open_rate]
+    if not ok:
+        return reference
+    return max(ok, key=lambda s: (round(s["closure_rate"], 3), -s["LVE_1e-5m2"]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="facestream calibrate", description=__doc__.split("\n")[0])
+    ap.add_argument("checkpoint")
+    ap.add_argument("-o", "--output", required=True, help="checkpoint to write with the chosen gate")
+    ap.add_argument("--corpus", default="build/corpus")
+    ap.add_argument("--splits", default="val", help="held-out splits to choose on (not test)")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
+    ap.add_argument("--max-lve-ratio", type=float, default=1.15,
+                    help="the chosen gate may raise LVE by at most this factor over the trained gate")
+    ap.add_argument("--min-open-rate", type=float, default=0.95,
+                    help="and must still open the lips on at least this share of open vowels")
+    ap.add_argument("--json", help="write every gate's scores here")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if "test" in args.splits.split(","):
+        print("calibrate on validation data, not on the test split the README reports", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    model, blob = load_checkpoint(args.checkpoint)
+    seqs = load_sequences(args.corpus, tuple(args.splits.split(",")), args.limit)
+    if not seqs:
+        print(f"no sequences of split(s) {args.splits} in {args.corpus}", file=sys.stderr)
+        return 2
+    trained = (model.config.gate_lo, model.config.gate_hi)
+    gates = [trained] + [(lo, round(lo + w, 3)) for lo in GRID_LO for w in GRID_WIDTH if lo + w <= 1.0]
+    scores = score_gates(model, seqs, gates)
+    best = choose(scores[1:], scores[0], args.max_lve_ratio, args.min_open_rate)
+    for s in scores:
+        mark = " <- chosen" if s is best else ""
+        print(f"gate {s['gate'][0]:.2f}-{s['gate'][1]:.2f}: closure {s['closure_rate']:.3f}  "
+              f"LVE {s['LVE_1e-5m2']:.3f}  open {s['open_rate']:.3f}{mark}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"trained": list(trained), "chosen": best["gate"],
+                                               "scores": scores}, indent=1, default=float))
+    model.config = replace(model.config, gate_lo=best["gate"][0], gate_hi=best["gate"][1])
+    extra = dict(blob.get("extra") or {})
+    extra["calibration"] = {"splits": args.splits, "sequences": len(seqs), "gate": best["gate"],
+                            "closure_rate": best["closure_rate"], "LVE_1e-5m2": best["LVE_1e-5m2"]}
+    save_checkpoint(args.output, model, head=blob["head"], step=blob.get("step", 0),
+                    train_config=blob.get("train_config"), extra=extra)
+    print(f"wrote {args.output} with gate {best['gate']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
