@@ -176,7 +176,7 @@ def test_mic_full_queue_drops_the_oldest_blocks_and_counts_them(use_sd):
 
 def test_mic_multichannel_and_channel_check(use_sd):
     use_sd(blocks=3)
-    with MicSource("USB Mic Pro", channels=2) as mic:
+    with MicSource("USB Mic Pro", channels=2, block_ms=20) as mic:
         block = mic.read(timeout=5.0)
     assert block.shape == (320, 2)
     with pytest.raises(AudioSourceError, match="has 1 input channels, 2 asked"):
@@ -265,7 +265,8 @@ def test_animate_mic_stops_after_seconds(use_sd, tmp_path, capsys):
 def test_animate_mic_reports_overflows(use_sd, tmp_path, capsys):
     use_sd(blocks=50, after="stop", overflow_every=10)  # PortAudio flags 5 of 50 blocks
     out = tmp_path / "mic.json"
-    assert cli.main(["animate", "--input", "mic", "--seconds", "1", "-o", str(out)]) == 0
+    assert cli.main(["animate", "--input", "mic", "--seconds", "1", "--block-ms", "20",
+                     "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "30 frames at 30 fps from 1.00 s of audio (5 blocks lost to overflow)" in text
     assert "warning: 5 audio blocks were lost" in text
@@ -275,7 +276,8 @@ def test_animate_mic_device_that_vanishes_writes_what_it_heard(use_sd, tmp_path,
     """The recording before the device vanished is still written, then a clear error."""
     use_sd(blocks=50, after="stop")  # 50 x 20 ms = 1 s, then silence from the driver
     out = tmp_path / "mic.csv"
-    done, rc = finishes(lambda: cli.main(["animate", "--input", "mic", "-o", str(out)]))
+    done, rc = finishes(lambda: cli.main(["animate", "--input", "mic", "--block-ms", "20",
+                                          "-o", str(out)]))
     assert done, "animate hung on a vanished device"
     err = capsys.readouterr().err
     assert rc == 2 and "stopped delivering audio" in err and "1.00 s recorded before it" in err

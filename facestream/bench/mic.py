@@ -24,17 +24,20 @@ import numpy as np
 from .signals import first_response, vowel
 from .stats import skipped
 
-CONFIGS = {  # label -> MicSource options: animate's defaults, and the lowest-latency setting
-    "default (device rate, 20 ms blocks)": {"sample_rate": None, "block_ms": 20.0},
-    "16 kHz, 10 ms blocks": {"sample_rate": 16000, "block_ms": 10.0},
+DEFAULT_CONFIG = "default (device rate and block)"
+CONFIGS = {  # label -> MicSource options: animate's defaults, and the engine's own rate
+    DEFAULT_CONFIG: {"sample_rate": None, "block_ms": None},
+    "16 kHz, 5 ms blocks": {"sample_rate": 16000, "block_ms": 5.0},
 }
 BURST_S, GAP_S, PREROLL_S = 0.4, 1.0, 1.5
 
 
-def measure(engine, mic, onsets: int, sample_rate: int | None, block_ms: float) -> dict:
-    """Play `onsets` bursts into the virtual mic while the engine animates `MicSource`."""
+def measure(engine, mic, onsets: int, sample_rate: int | None, block_ms: float | None) -> dict:
+    """Play `onsets` bursts into the virtual mic while the engine animates `MicSource`
+    (block_ms None: MicSource's default, what `facestream animate --input mic` uses)."""
     from ..engine.animate import animate_source
-    from ..engine.sources import MicSource
+    from ..engine.sources import MIC_BLOCK_MS, MicSource
+    block_ms = MIC_BLOCK_MS if block_ms is None else block_ms
     burst = np.round(vowel(BURST_S) * 32767).astype(np.int16)
     stop, ids = threading.Event(), []
 

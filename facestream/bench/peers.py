@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .signals import SAMPLE_RATE, speechlike
+from .signals import speechlike
 
 STRUCTURAL = [
     {"system": "Audio2Face (regression network)", "min_latency_s": 0.26,

@@ -163,7 +163,8 @@ def add_parser(sub) -> None:
                    help="'mic' records from a microphone (until Ctrl-C or --seconds)")
     p.add_argument("--device", help="microphone: index or name substring (`facestream devices`)")
     p.add_argument("--seconds", type=float, help="microphone: stop after this much audio")
-    p.add_argument("--block-ms", type=float, default=20.0, help="microphone block length")
+    from .sources import MIC_BLOCK_MS
+    p.add_argument("--block-ms", type=float, default=MIC_BLOCK_MS, help="microphone block length")
     p.add_argument("--sample-rate", type=int, help="microphone rate; default: the device's")
     p.add_argument("-o", "--output", required=True, help=".npz, .json or .csv (Live Link Face)")
     p.add_argument("--model", help="exported model (.onnx/.ts) or checkpoint; default: shipped")

@@ -97,6 +97,9 @@ def find_input_device(device: int | str | None) -> dict:
     return match[0]
 
 
+MIC_BLOCK_MS = 10.0  # microphone block: each 10 ms of block adds 5 ms of latency on average
+
+
 def _block_frames(sample_rate: int, block_ms: float) -> int:
     if not 1.0 <= block_ms <= 1000.0:
         raise ValueError(f"block_ms must be within 1..1000 ms, got {block_ms}")
@@ -154,13 +157,13 @@ class MicSource(_Source):
 
     device: index, name substring, or None for the default input; sample_rate: None for the
     device's default; block_ms: PortAudio block length; channels: 1 unless the caller wants
-    to downmix itself; max_blocks: queue bound (2 s of 20 ms blocks by default);
+    to downmix itself; max_blocks: queue bound (2 s of 10 ms blocks by default);
     stall_timeout: seconds without a callback before the device counts as gone;
     start_timeout: the same for the first callback (devices can take a moment to start).
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
-                 block_ms: float = 20.0, channels: int = 1, max_blocks: int = 100,
+                 block_ms: float = MIC_BLOCK_MS, channels: int = 1, max_blocks: int = 200,
                  stall_timeout: float = 2.0, start_timeout: float = 5.0):
         if channels < 1:
             raise ValueError(f"channels must be at least 1, got {channels}")
