@@ -14,11 +14,17 @@ and may be shared by threads; onnxruntime sessions allow concurrent `run` calls.
 is not thread-safe: feed and decode it from one thread at a time (the server hands chunks
 to its single inference thread through a queue; the microphone callback only enqueues).
 onnxruntime gets `threads` intra-op threads (default 1: many streams scale by batching).
+
+Batching: streams decoded together keep their states as rows of the batch's output arrays
+(`Stream._state`, `Stream._row`), so the next call over the same streams passes those arrays
+as they are. The arrays are shared: nothing may write into a state in place (a step returns
+new arrays; `reset` makes new ones).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +63,9 @@ class Frame:
     vertices: np.ndarray | None = None
 
 
+_Due = tuple  # (stream, seq, time, track row a, track row b, w): a frame due, not yet blended
+
+
 @dataclass
 class _EmotionState:
     start_vec: np.ndarray
@@ -74,6 +83,16 @@ class _EmotionState:
         w = 0.5 - 0.5 * math.cos(math.pi * u)  # smooth: zero slope at both ends
         vec = (1 - w) * self.start_vec + w * self.target_vec
         return vec / vec.sum(), (1 - w) * self.start_int + w * self.target_int
+
+    def holds_from(self, step: int) -> bool:
+        """Whether every step from `step` on has the target's emotion and intensity."""
+        return not self.auto and (self.steps <= 0 or step >= self.t0 + self.steps)
+
+    @cached_property
+    def target_row(self) -> np.ndarray:
+        """E weights and intensity of the target, float32 (E+1). Only read when not auto:
+        auto intensity moves `target_int` after this is cached."""
+        return np.array([*self.target_vec, self.target_int], np.float32)
 
 
 class Stream:
@@ -152,7 +171,7 @@ class Stream:
         """Forget all audio and state (emotion settings are kept)."""
         self._pending = np.zeros(0, np.float32)
         self._rs, self._rs_rate = None, None
-        self._state = self.engine.info.zero_state(1)
+        self._state, self._row = self.engine.info.zero_state(1), 0  # see "Batching" above
         self._steps = 0  # model steps taken
         self._track: list[np.ndarray] = []  # decoded internal frames not yet passed (frame index base)
         self._track_base = 0  # internal frame index of _track[0]
@@ -171,36 +190,36 @@ class Stream:
         """Model steps the queued audio allows now."""
         return len(self._pending) // vocab.HOP_SAMPLES
 
-    def _take(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pop n hops of audio and build their conditioning (emotion per model step).
-        -> audio n*HOP, cond n x (E+1) for the model, emotion n x (E+1) (weights, intensity)."""
+    def _take(self, n: int, audio: np.ndarray, emo: np.ndarray) -> None:
+        """Pop n hops of audio into `audio` (n*HOP) and write the emotion of each of those
+        model steps into `emo` (n x (E+1): weights, intensity)."""
         hop = vocab.HOP_SAMPLES
-        audio, self._pending = self._pending[: n * hop], self._pending[n * hop:]
-        emo = np.zeros((n, vocab.NUM_EMOTIONS + 1), np.float32)
+        audio[:], self._pending = self._pending[: n * hop], self._pending[n * hop:]
+        if self._emotion.holds_from(self._steps):
+            emo[:] = self._emotion.target_row  # the common case: one broadcast
+            return
         for i in range(n):
             vec, inten = self._emotion.at(self._steps + i)
             if self._emotion.auto:
                 inten = self._arousal.update(audio[i * hop:(i + 1) * hop])
                 self._emotion.target_int = inten
             emo[i, :-1], emo[i, -1] = vec, inten
-        cond = np.concatenate([emo[:, :-1] * emo[:, -1:], emo[:, -1:]], axis=1)
-        return audio, cond, emo
 
-    def _absorb(self, out: np.ndarray, emo: np.ndarray, n: int) -> list[Frame]:
-        """Model outputs (and the emotion they were made with) for n steps -> output frames
-        now complete. Each track row: OUT_DIM outputs, E weights, intensity; interpolated
-        together so a frame reports the emotion that shaped it."""
-        lk = self.engine.info.lookahead
-        out = np.concatenate([out, emo], axis=1)
-        first_frame = self._steps - lk  # internal frame index of out[0]
+    def _absorb(self, rows: np.ndarray, n: int) -> list[_Due]:
+        """Track rows for n model steps (n x (OUT_DIM+E+1): the outputs and the emotion they
+        were made with, interpolated together so a frame reports the emotion that shaped it)
+        -> the output frames now complete (`_emit`)."""
+        first_frame = self._steps - self.engine.info.lookahead  # internal frame of rows[0]
         self._steps += n
-        keep = out[max(0, -first_frame):]
+        keep = rows[max(0, -first_frame):]
         if len(self._track) == 0:
             self._track_base = max(0, first_frame)
         self._track.extend(keep)
         return self._emit()
 
-    def _emit(self) -> list[Frame]:
+    def _emit(self) -> list[_Due]:
+        """The output frames the track now covers, as (stream, seq, time, row a, row b, w):
+        the frame is (1 - w) * a + w * b (the engine blends them for many frames at once)."""
         frames = []
         have = self._track_base + len(self._track)  # internal frames decoded so far
         last = None if self._final_frames is None else self._final_frames - 1
@@ -217,7 +236,7 @@ class Stream:
                 break
             a, b = self._track[i0 - self._track_base], self._track[max(i0, i1) - self._track_base]
             w = p - i0 if i1 > i0 else 0.0
-            frames.append(self.engine._frame(self, k, t, (1 - w) * a + w * b))
+            frames.append((self, k, t, a, b, w))
             self._next_out += 1
         drop = int(math.floor(max(0.0, self._next_out / self.fps * vocab.INTERNAL_FPS - 0.5))) - self._track_base
         if drop > 0:
@@ -267,61 +286,99 @@ class Engine:
 
     def decode_stream(self, stream: Stream) -> list[Frame]:
         """Run the model over all queued audio of one stream; return the finished frames."""
-        frames = []
-        while stream.ready_frames:
-            n = min(stream.ready_frames, MAX_STEP_FRAMES)
-            audio, cond, emo = stream._take(n)
-            out, stream._state = self.backend.step(audio[None], cond[None], stream._state)
-            frames += stream._absorb(out[0], emo, n)
-        if stream._finished:
-            frames += stream._emit()
-        return frames
+        return self.decode_streams([stream])[id(stream)]
 
     def decode_streams(self, streams: list[Stream]) -> dict[int, list[Frame]]:
         """Batched decode: streams with the same number of ready steps share one model call.
         Returns {id(stream): frames}."""
-        result = {id(s): [] for s in streams}
+        due: list[_Due] = []
         pending = [s for s in streams if s.ready_frames]
         while pending:
             groups: dict[int, list[Stream]] = {}
             for s in pending:
                 groups.setdefault(min(s.ready_frames, MAX_STEP_FRAMES), []).append(s)
             for n, group in groups.items():
-                taken = [s._take(n) for s in group]
-                audio = np.stack([t[0] for t in taken])
-                cond = np.stack([t[1] for t in taken])
-                states = [np.concatenate([s._state[j] for s in group],
-                                         axis=self.info.state_batch_axis(name))
-                          for j, name in enumerate(self.info.state_names)]
-                out, new = self.backend.step(audio, cond, states)
-                for b, s in enumerate(group):
-                    s._state = [np.take(x, [b], axis=self.info.state_batch_axis(name))
-                                for x, name in zip(new, self.info.state_names)]
-                    result[id(s)] += s._absorb(out[b], taken[b][2], n)
+                due += self._step(group, n)
             pending = [s for s in pending if s.ready_frames]
         for s in streams:
             if s._finished:
-                result[id(s)] += s._emit()
+                due += s._emit()
+        result = {id(s): [] for s in streams}
+        for f, (s, *_) in zip(self._frames(due), due):
+            result[id(s)].append(f)
         return result
 
-    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray) -> Frame:
-        arkit = np.clip(row[_ARKIT], 0.0, 1.0).astype(np.float32)
-        jaw = row[_JAW].astype(np.float32)
-        neck = row[_NECK].astype(np.float32)
+    def _step(self, group: list[Stream], n: int) -> list[_Due]:
+        """One model call: every stream of `group` takes n steps -> the frames now due."""
+        batch, hop = len(group), vocab.HOP_SAMPLES
+        audio = np.empty((batch, n * hop), np.float32)  # B x S
+        emo = np.empty((batch, n, vocab.NUM_EMOTIONS + 1), np.float32)  # B x n x (E+1)
+        for b, s in enumerate(group):
+            s._take(n, audio[b], emo[b])
+        cond = np.concatenate([emo[..., :-1] * emo[..., -1:], emo[..., -1:]], axis=-1)
+        out, new = self.backend.step(audio, cond, self._gather_states(group))
+        rows = np.concatenate([out, emo], axis=-1)  # B x n x (OUT_DIM+E+1)
+        due = []
+        for b, s in enumerate(group):
+            s._state, s._row = new, b
+            due += s._absorb(rows[b], n)
+        return due
+
+    def _gather_states(self, group: list[Stream]) -> list[np.ndarray]:
+        """The states of `group` batched along each state's batch axis. Streams that were
+        decoded together hold rows of the same arrays: a run of them costs one slice (or one
+        gather) per state, and the same streams in the same order cost nothing."""
+        runs: list[tuple[list[np.ndarray], list[int]]] = []  # (arrays, rows), in group order
+        for s in group:
+            if runs and runs[-1][0] is s._state:
+                runs[-1][1].append(s._row)
+            else:
+                runs.append((s._state, [s._row]))
+        picks = [_pick(rows) for _, rows in runs]
+        states = []
+        for j, axis in enumerate(self._axes):
+            lead = (slice(None),) * axis
+            parts = [arrays[j][lead + (pick,)] for (arrays, _), pick in zip(runs, picks)]
+            states.append(np.ascontiguousarray(parts[0]) if len(parts) == 1
+                          else np.concatenate(parts, axis=axis))
+        return states
+
+    @cached_property
+    def _axes(self) -> list[int]:
+        return [self.info.state_batch_axis(name) for name in self.info.state_names]
+
+    def _frames(self, due: list[_Due]) -> list[Frame]:
+        """Blend the track rows of every due frame at once, then build the frames."""
+        if not due:
+            return []
+        w = np.array([d[5] for d in due])  # F
+        a, b = np.stack([d[3] for d in due]), np.stack([d[4] for d in due])  # F x D each
+        # 1 - w in float64, then both weights rounded to float32: what a per-frame
+        # `(1 - w) * a + w * b` with a Python float w does, so frames do not change.
+        rows = (1 - w).astype(np.float32)[:, None] * a + w.astype(np.float32)[:, None] * b
+        arkit = np.clip(rows[:, _ARKIT], 0.0, 1.0)  # F x 52
+        is_arkit = self.head.is_arkit
+        return [self._frame(s, k, t, rows[i], arkit[i], is_arkit)
+                for i, (s, k, t, *_) in enumerate(due)]
+
+    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray, arkit: np.ndarray,
+               is_arkit: bool) -> Frame:
+        """row: one blended track row; arkit: its ARKit part clipped to [0, 1]. The frame's
+        arrays are views of these (each frame has rows of its own)."""
+        jaw, neck = row[_JAW], row[_NECK]
         if stream.smoothing:
             sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
             arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
-        vec, inten = row[_CLOSURE + 1:-1], float(row[-1])
-        if self.head.is_arkit:
+        if is_arkit:
             expression = arkit
         elif self.expression_map is not None:
             expression = (self.expression_map @ arkit).astype(np.float32)
         else:
             expression = np.zeros(self.head.num_expressions, np.float32)
-        eye = eye_pose_from_arkit(arkit) if not self.head.is_arkit else np.zeros(6, np.float32)
+        eye = np.zeros(6, np.float32) if is_arkit else eye_pose_from_arkit(arkit)
         frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=expression, jaw_pose=jaw,
-                      neck_pose=neck, eye_pose=eye, emotion=vec.astype(np.float32),
-                      intensity=float(inten))
+                      neck_pose=neck, eye_pose=eye, emotion=row[_CLOSURE + 1:-1],
+                      intensity=float(row[-1]))
         if stream.want_vertices:
             frame.vertices = self.vertices(frame)
         return frame
@@ -334,6 +391,13 @@ class Engine:
         pose[vocab.POSE_SLICES["eye_left"]] = frame.eye_pose[:3]
         pose[vocab.POSE_SLICES["eye_right"]] = frame.eye_pose[3:]
         return self.head.forward(frame.expression, pose)
+
+
+def _pick(rows: list[int]) -> slice | list[int]:
+    """An index for `rows` of an axis: a slice when they are a contiguous range in order (a
+    view, no copy), else the list (a gather)."""
+    lo, hi = rows[0], rows[0] + len(rows)
+    return slice(lo, hi) if rows == list(range(lo, hi)) else rows
 
 
 def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:
