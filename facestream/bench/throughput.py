@@ -92,3 +92,41 @@ def bench_throughput(engine, seconds: float = 5.0) -> dict:
     for mode, batched in (("batched", True), ("unbatched", False)):
         out[mode] = max_streams(engine, batched, seconds)
     return out
+
+
+def decode_cost(engine, streams: int, ticks: int = 100, warmup: int = 10) -> dict:
+    """Cost of one batched tick: `streams` streams each get a 20 ms chunk, then one
+    `decode_streams` call, back to back (no real-time schedule). The model's share is timed
+    by wrapping `engine.backend.step`; the rest is per-stream Python/numpy overhead.
+    -> medians over `ticks` ticks (ms): decode, model, overhead."""
+    n = CHUNK_MS * SAMPLE_RATE // 1000
+    audio = speechlike((warmup + ticks) * CHUNK_MS / 1000.0 + 0.5)
+    pool = [engine.create_stream(fps=FPS) for _ in range(streams)]
+    offsets = np.random.default_rng(streams).integers(0, int(0.4 * SAMPLE_RATE), streams)
+    step, model_s = engine.backend.step, []
+
+    def timed_step(*args):
+        t = time.perf_counter()
+        try:
+            return step(*args)
+        finally:
+            model_s.append(time.perf_counter() - t)
+
+    engine.backend.step = timed_step  # an instance attribute shadows the method; removed below
+    decode, model = [], []
+    try:
+        for k in range(warmup + ticks):
+            for s, off in zip(pool, offsets):
+                s.accept_waveform(SAMPLE_RATE, audio[off + k * n: off + (k + 1) * n])
+            model_s.clear()
+            t = time.perf_counter()
+            engine.decode_streams(pool)
+            if k >= warmup:
+                decode.append(time.perf_counter() - t)
+                model.append(sum(model_s))
+    finally:
+        del engine.backend.step
+    decode_ms, model_ms = np.median(decode) * 1e3, np.median(model) * 1e3
+    return {"streams": streams, "ticks": ticks, "decode_ms": float(decode_ms),
+            "model_ms": float(model_ms),
+            "overhead_ms": float(np.median(np.subtract(decode, model)) * 1e3)}
