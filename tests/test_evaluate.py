@@ -97,6 +97,9 @@ def test_gate_choice_keeps_quality_and_open_vowels():
               {"gate": [0.1, 0.2], "LVE_1e-5m2": 2.25, "closure_rate": 0.9, "open_rate": 0.9}]
     assert choose(scores, ref, 1.15, 0.95)["gate"] == [0.1, 0.3]
     assert choose(scores, ref, 1.01, 0.95) is ref  # nothing qualifies: keep the trained gate
+    assert choose(scores, ref, 1.15, 0.95, min_closure=0.75)["gate"] == [0.1, 0.3]  # lowest LVE...
+    assert choose(scores, ref, 1.15, 0.95, min_closure=0.7)["gate"] == [0.2, 0.4]  # ...that reaches it
+    assert choose(scores, ref, 1.15, 0.85, min_closure=0.9)["gate"] == [0.1, 0.2]
 
 
 @pytest.mark.slow

@@ -2,10 +2,11 @@
 
 The lips-closed output is a classifier; how confident it must be before the lips shut is a
 decision made after training, on the validation split only (never the test splits the
-README reports): every (lo, hi) on a grid is scored by the bilabial closure rate, and the
-winner is the gate with the most closures whose LVE stays within `max_lve_ratio` of the
-trained gate's and whose open-vowel rate stays at or above `min_open_rate`. The network runs
-once per sequence; only the cheap decoding is repeated per gate.
+README reports): every (lo, hi) on a grid is scored (bilabial closure rate, LVE, open-vowel
+rate) and `choose` picks one: the lowest LVE among gates that reach the closure target with
+open vowels still open, else the most closures within an LVE bound. Missed closures on
+/p b m/ are the lip-sync error people see first, which is why closure leads. The network
+runs once per sequence; only the cheap decoding is repeated per gate.
 
     facestream calibrate runs/default2/model.pt -o runs/default2/calibrated.pt \
         --corpus build/corpus --splits val
@@ -45,9 +46,16 @@ def score_gates(model, sequences, gates, head=None) -> list[dict]:
     return out
 
 
-def choose(scores: list[dict], reference: dict, max_lve_ratio: float, min_open_rate: float) -> dict:
-    ok = [s for s in scores if s["LVE_1e-5m2"] <= max_lve_ratio * reference["LVE_1e-5m2"]
-          and s["open_rate"] >= min_open_rate]
+def choose(scores: list[dict], reference: dict, max_lve_ratio: float, min_open_rate: float,
+           min_closure: float = 1.01) -> dict:
+    """The gate with the lowest LVE among those closing at least min_closure of bilabials with
+    open vowels opened at min_open_rate; failing that, the most closures with LVE at most
+    max_lve_ratio x the reference's (the trained gate); failing that, the reference."""
+    opens = [s for s in scores if s["open_rate"] >= min_open_rate]
+    reach = [s for s in opens if s["closure_rate"] >= min_closure]
+    if reach:
+        return min(reach, key=lambda s: s["LVE_1e-5m2"])
+    ok = [s for s in opens if s["LVE_1e-5m2"] <= max_lve_ratio * reference["LVE_1e-5m2"]]
     if not ok:
         return reference
     return max(ok, key=lambda s: (round(s["closure_rate"], 3), -s["LVE_1e-5m2"]))
@@ -64,6 +72,9 @@ def main(argv=None) -> int:
                     help="the chosen gate may raise LVE by at most this factor over the trained gate")
     ap.add_argument("--min-open-rate", type=float, default=0.95,
                     help="and must still open the lips on at least this share of open vowels")
+    ap.add_argument("--min-closure", type=float, default=0.9,
+                    help="prefer the lowest-LVE gate closing at least this share of /p b m/ "
+                         "(the project's target); 1.01 turns this off")
     ap.add_argument("--json", help="write every gate's scores here")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -79,7 +90,7 @@ def main(argv=None) -> int:
     trained = (model.config.gate_lo, model.config.gate_hi)
     gates = [trained] + [(lo, round(lo + w, 3)) for lo in GRID_LO for w in GRID_WIDTH if lo + w <= 1.0]
     scores = score_gates(model, seqs, gates)
-    best = choose(scores[1:], scores[0], args.max_lve_ratio, args.min_open_rate)
+    best = choose(scores[1:], scores[0], args.max_lve_ratio, args.min_open_rate, args.min_closure)
     for s in scores:
         mark = " <- chosen" if s is best else ""
         print(f"gate {s['gate'][0]:.2f}-{s['gate'][1]:.2f}: closure {s['closure_rate']:.3f}  "
