@@ -76,12 +76,15 @@ def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
     ckpt = _tiny_checkpoint(tiny_corpus, tmp_path)
     out = tmp_path / "eval"
     rc = main(["eval", "--corpus", str(tiny_corpus), "--splits", "train", "--model", str(ckpt),
+               "--shipped", str(ckpt),
                "--json", str(out / "e.json"), "--markdown", str(out / "e.md"),
                "--plot", str(out / "e.png")])
     assert rc == 0
     res = json.loads((out / "e.json").read_text())
     rows = res["splits"]["train"]
-    assert {"neutral face", "energy heuristic"} <= set(rows) and len(rows) == 3
+    assert {"neutral face", "energy heuristic", "shipped model (L=1)"} <= set(rows) and len(rows) == 4
+    assert res["roles"]["neutral face"] == "baseline" and res["roles"]["shipped model (L=1)"] == "shipped"
+    assert sorted(res["roles"].values()).count("sweep") == 1
     for m in rows.values():
         assert np.isfinite(m["LVE_1e-5m2"]) and m["frames"] > 0 and 0 <= m["closure_rate"] <= 1
     assert rows["neutral face"]["closure_rate"] == 1.0

@@ -292,14 +292,20 @@ def plot_latency_curve(results: dict, path: str | Path) -> None:
     splits = list(results["splits"])
     fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 3.6), squeeze=False)
     for ax, split in zip(axes[0], splits):
-        pts = [(results["latency_ms"][n], m["LVE_1e-5m2"], n) for n, m in results["splits"][split].items()
-               if results["latency_ms"].get(n) is not None and n.startswith("causal")]
-        pts.sort()
+        roles = results.get("roles", {})
+        rows = results["splits"][split]
+        pts = sorted((results["latency_ms"][n], m["LVE_1e-5m2"]) for n, m in rows.items()
+                     if roles.get(n, "sweep" if n.startswith("causal") else "") == "sweep")
         if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label="causal (look-ahead sweep)")
-        for n, m in results["splits"][split].items():
-            if not n.startswith("causal"):
-                ax.axhline(m["LVE_1e-5m2"], ls="--", lw=1, label=n, color=None)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="C0",
+                    label="causal, equal budget (look-ahead sweep)")
+        colour = iter(f"C{i}" for i in range(1, 10))
+        for n, m in rows.items():
+            role = roles.get(n, "sweep" if n.startswith("causal") else "baseline")
+            if role == "shipped":
+                ax.plot([results["latency_ms"][n]], [m["LVE_1e-5m2"]], "*", ms=13, color="C3", label=n)
+            elif role != "sweep":
+                ax.axhline(m["LVE_1e-5m2"], ls="--", lw=1, label=n, color=next(colour))
         ax.set_xlabel("algorithmic latency (ms)")
         ax.set_ylabel("LVE (1e-5 m²)")
         ax.set_title(split)
@@ -316,6 +322,7 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", default="build/corpus")
     ap.add_argument("--model", action="append", default=[], help="causal checkpoint (repeatable)")
     ap.add_argument("--offline", action="append", default=[], help="offline checkpoint")
+    ap.add_argument("--shipped", help="the shipped model's checkpoint, shown apart from the sweep")
     ap.add_argument("--splits", default="test,val")
     ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
     ap.add_argument("--json", help="write the results as JSON here")
@@ -329,7 +336,15 @@ def main(argv=None) -> int:
     train = load_sequences(args.corpus, ("train",), limit=300)
     preds = [NeutralPredictor(), EnergyPredictor.fit(train)]
     preds += [TorchPredictor(p) for p in args.model + args.offline]
+    roles = {preds[0].name: "baseline", preds[1].name: "baseline"}
+    roles.update({p.name: "offline" if p.offline else "sweep" for p in preds[2:]})
+    if args.shipped:
+        shipped = TorchPredictor(args.shipped)
+        shipped.name = f"shipped model (L={shipped.lookahead})"
+        preds.append(shipped)
+        roles[shipped.name] = "shipped"
     res = evaluate(preds, seqs)
+    res["roles"] = roles
     table = markdown_table(res)
     print(table)
     if args.json:
