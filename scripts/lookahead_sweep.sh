@@ -23,7 +23,7 @@ run L4 --set model.lookahead=4 & run offline --set model.lookahead=0 --set model
 models=()
 for m in L0 L1 L2 L3 L4; do models+=(--model runs/sweep/$m/model.pt); done
 SHIPPED=${SHIPPED:-runs/default2/calibrated.pt}
-[ -f "$SHIPPED" ] && models+=(--model "$SHIPPED")
+[ -f "$SHIPPED" ] && models+=(--shipped "$SHIPPED")
 $PY -m facestream eval --corpus $CORPUS "${models[@]}" --offline runs/sweep/offline/model.pt \
   --limit ${LIMIT:-150} --json ${OUT:-out}/eval.json --markdown ${OUT:-out}/eval.md \
   --plot ${OUT:-out}/eval_latency.png
