@@ -303,7 +303,7 @@ def plot_latency_curve(results: dict, path: str | Path) -> None:
         for n, m in rows.items():
             role = roles.get(n, "sweep" if n.startswith("causal") else "baseline")
             if role == "shipped":
-                ax.plot([results["latency_ms"][n]], [m["LVE_1e-5m2"]], "*", ms=13, color="C3", label=n)
+                ax.plot([results["latency_ms"][n]], [m["LVE_1e-5m2"]], "*", ms=13, color="black", label=n)
             elif role != "sweep":
                 ax.axhline(m["LVE_1e-5m2"], ls="--", lw=1, label=n, color=next(colour))
         ax.set_xlabel("algorithmic latency (ms)")
