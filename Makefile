@@ -11,7 +11,7 @@ PIP := $(PY) -m pip
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium xvfb xauth libfontconfig1 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
-EXTRAS := train,viewer,mic,server,dev,bench
+EXTRAS := train,viewer,mic,server,dev,bench,triton
 
 .PHONY: demo test deps apt venv data-deps head clean
 

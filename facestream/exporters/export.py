@@ -29,19 +29,25 @@ def _example(net: StreamingFaceNet, frames: int = 4):
 
 
 def export_onnx(net: StreamingFaceNet, path: str | Path, *, head: str,
-                extra_meta: dict | None = None) -> Path:
-    """Write `path` (.onnx) with dynamic batch and time axes and metadata_props."""
+                extra_meta: dict | None = None, batch_axes: dict[str, int] | None = None,
+                decoded: bool = False) -> Path:
+    """Write `path` (.onnx) with dynamic batch and time axes and metadata_props.
+
+    net: a StreamingFaceNet (wrapped in DecodedNet here), or with decoded=True a module that
+    already emits decoded outputs and has the same state_names/init_state/config interface
+    (exporters.triton.BatchFirstNet); batch_axes: each state's batch axis (default: the
+    runtime's layout, GRU state layers x B x H)."""
     import onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = net.state_names()
-    wrapper = DecodedNet(net).eval()
+    wrapper = (net if decoded else DecodedNet(net)).eval()
     audio, cond, state = _example(net)
     dyn = {AUDIO_INPUT: {0: "batch", 1: "samples"}, COND_INPUT: {0: "batch", 1: "frames"},
            OUTPUT: {0: "batch", 1: "frames"}}
     for n in names:
-        axis = 1 if n == "gru" else 0
+        axis = (batch_axes or {}).get(n, 1 if n == "gru" else 0)
         dyn[n] = {axis: "batch"}
         dyn[n + STATE_OUT_SUFFIX] = {axis: "batch"}
     with warnings.catch_warnings():
