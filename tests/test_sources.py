@@ -38,7 +38,7 @@ class FakeFlags:
 
 
 def fake_sounddevice(blocks=20, after="stop", overflow_every=0, interval=0.001,
-                     devices=None, open_error=False):
+                     devices=None, open_error=False, extra_rates=()):
     """A module shaped like sounddevice. Its stream calls back `blocks` times with blocks of
     rising values (block i holds i) in ONE reused buffer, as PortAudio does, then: 'stop'
     (callbacks just cease, the stream still claims to be active: an unplugged USB device),
@@ -59,13 +59,20 @@ def fake_sounddevice(blocks=20, after="stop", overflow_every=0, interval=0.001,
          "default_samplerate": 32000.0},
     ]
     sd.query_devices = lambda: list(devs)
+
+    def check_input_settings(device, samplerate, channels, dtype):
+        # a device takes its default rate, plus extra_rates (as a sound server resamples)
+        if samplerate != devs[device]["default_samplerate"] and samplerate not in extra_rates:
+            raise PortAudioError("Invalid sample rate [PaErrorCode -9997]")
+
+    sd.check_input_settings = check_input_settings
     sd.query_hostapis = lambda: ({"name": "FakeAPI", "default_input_device": 1},)
     sd.default = types.SimpleNamespace(device=[1 if devs else -1, -1])
     sd.opened = []
 
     class InputStream:
         def __init__(self, device, samplerate, blocksize, channels, dtype, callback,
-                     finished_callback):
+                     finished_callback, latency=None):
             if open_error:
                 raise PortAudioError("Invalid sample rate [PaErrorCode -9997]")
             self.kw = dict(device=device, samplerate=samplerate, blocksize=blocksize,
@@ -115,6 +122,17 @@ def use_sd(monkeypatch):
 
 
 # ---- MicSource ---------------------------------------------------------------------------
+def test_mic_asks_for_the_models_rate_when_the_device_offers_it(use_sd):
+    use_sd(extra_rates=(16000,))
+    with MicSource("Webcam") as mic:  # default 32 kHz, but 16 kHz is offered
+        assert mic.sample_rate == 16000 and mic.read(timeout=5.0).shape == (160, 1)
+    use_sd()
+    with MicSource("Webcam") as mic:  # 16 kHz refused: the device's own rate
+        assert mic.sample_rate == 32000
+    with MicSource("Webcam", sample_rate=32000) as mic:
+        assert mic.sample_rate == 32000
+
+
 def test_mic_delivers_copies_in_order_then_a_stopped_device_raises(use_sd):
     """The callback copies (PortAudio reuses its buffer); a device whose callbacks cease is
     reported as gone instead of read() waiting forever."""

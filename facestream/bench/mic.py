@@ -24,7 +24,7 @@ import numpy as np
 from .signals import first_response, vowel
 from .stats import skipped
 
-DEFAULT_CONFIG = "default (device rate and block)"
+DEFAULT_CONFIG = "animate defaults (16 kHz when offered, 10 ms blocks)"
 CONFIGS = {  # label -> MicSource options: animate's defaults, and the engine's own rate
     DEFAULT_CONFIG: {"sample_rate": None, "block_ms": None},
     "16 kHz, 5 ms blocks": {"sample_rate": 16000, "block_ms": 5.0},
