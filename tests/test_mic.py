@@ -7,75 +7,31 @@ in real time by a thread: silence until speech is asked for, so the device never
 Recipe: ../shared/ENVIRONMENT.md; packages: scripts/install_data_deps.sh (make data-deps).
 """
 import contextlib
-import os
 import select
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
 
 from facestream import vocab
+from facestream.bench.pulse import RATE, PacedWriter, PulseServer, pulse_missing
 
 pytestmark = pytest.mark.slow
 sf = pytest.importorskip("soundfile", reason="the test writes its speech file with soundfile")
 soxr = pytest.importorskip("soxr")
 
-RATE = 16000  # the virtual source's rate (PulseAudio resamples for PortAudio's 44.1 kHz)
-BLOCK = 320  # 20 ms written to the pipe at a time
 TEXT = ("Papa bought a big blue ball and a bag of apples. Open wide and say ah, then hum "
         "a little: mama made me marmalade.")
 
 
-class VirtualMic:
-    """Writes s16le into the pipe source in real time: queued speech, else silence.
-
-    Non-blocking: while nobody records, PulseAudio may leave the pipe full; silence that finds
-    it full is dropped (a backlog would delay the speech), speech waits for room."""
-
-    def __init__(self, fifo: str):
-        self._fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        self._lock = threading.Lock()
-        self._tape = np.zeros(0, np.int16)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def play(self, x: np.ndarray) -> None:
-        """Queue int16 samples after what is already queued."""
-        with self._lock:
-            self._tape = np.concatenate([self._tape, x])
-
-    def _run(self):
-        t0, i = time.monotonic(), 0
-        while not self._stop.is_set():
-            with self._lock:
-                block = self._tape[:BLOCK]
-            try:  # 640 bytes < PIPE_BUF: the write is all or nothing
-                os.write(self._fd, np.pad(block, (0, BLOCK - len(block))).tobytes())
-                with self._lock:
-                    self._tape = self._tape[len(block):]
-            except BlockingIOError:
-                pass
-            except OSError:  # the daemon is gone
-                return
-            i += 1
-            time.sleep(max(0.0, t0 + i * BLOCK / RATE - time.monotonic()))
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        os.close(self._fd)
-
-
 def need_pulse_and_portaudio():
-    for tool in ("pulseaudio", "pactl"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (make data-deps installs pulseaudio)")
+    reason = pulse_missing()
+    if reason:
+        pytest.skip(reason)
     sd_check = subprocess.run([sys.executable, "-c", "import sounddevice"], capture_output=True)
     if sd_check.returncode != 0:
         pytest.skip(f"sounddevice/PortAudio unavailable: {sd_check.stderr.decode()[-200:]}")
@@ -84,47 +40,19 @@ def need_pulse_and_portaudio():
 @contextlib.contextmanager
 def private_pulse(run):
     """A PulseAudio daemon of our own (socket and state under `run`) whose only and default
-    source is the pipe source 'vmic'. -> (environment for clients, VirtualMic, module id)."""
-    socket = run / "native"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "PULSE_SERVER": f"unix:{socket}",
-           "HOME": str(run)}
-    log = open(run / "pulseaudio.log", "w")
-    daemon = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--use-pid-file=no",
-         f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    mic = None
-    try:
-        deadline = time.monotonic() + 20
-        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                log_text = (run / "pulseaudio.log").read_text()
-                pytest.fail(f"pulseaudio did not start: {log_text[-500:]}")
-            time.sleep(0.1)
-        fifo = run / "vmic.fifo"
-        module = subprocess.run(
-            ["pactl", "load-module", "module-pipe-source", "source_name=vmic", f"file={fifo}",
-             "format=s16le", f"rate={RATE}", "channels=1"],
-            env=env, check=True, capture_output=True, text=True).stdout.strip()
-        subprocess.run(["pactl", "set-default-source", "vmic"], env=env, check=True)
-        mic = VirtualMic(str(fifo))
-        yield env, mic, module
-    finally:
-        if mic is not None:
-            mic.close()
-        daemon.terminate()
+    source is the pipe source 'vmic', fed in real time (facestream.bench.pulse).
+    -> (environment for clients, PacedWriter, the pipe source's module id)."""
+    with PulseServer(run) as server:
+        mic = PacedWriter(server.fifo)
         try:
-            daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(10)
-        log.close()
+            yield server.client_env(), mic, server.module
+        finally:
+            mic.close()
 
 
 @pytest.fixture(scope="module")
 def pulse(tmp_path_factory):
-    """-> (environment for clients, VirtualMic) of a daemon shared by this module's tests."""
+    """-> (environment for clients, PacedWriter) of a daemon shared by this module's tests."""
     need_pulse_and_portaudio()
     with private_pulse(tmp_path_factory.mktemp("pulse")) as (env, mic, _):
         yield env, mic

@@ -2,6 +2,8 @@
 
     with PulseServer(tmp) as pulse:          # sets PULSE_SERVER for this process's clients
         mic = PacedWriter(pulse.fifo)        # silence until something is played
+        # pulse.client_env(): the environment for child processes; pulse.module: the pipe
+        # source's module id (`pactl unload-module` it to pull the microphone out)
         clip_id = mic.play(int16_samples)    # mic.written[clip_id]: when its first sample went in
         ...                                  # record from the "pulse" input (sounddevice)
         mic.close()
@@ -44,6 +46,7 @@ class PulseServer:
         self.env = {"XDG_RUNTIME_DIR": str(self.folder), "PULSE_SERVER": f"unix:{self.socket}",
                     "HOME": str(self.folder)}
         self.start_timeout = start_timeout
+        self.module: str | None = None  # the pipe source's module id, once loaded
         self._daemon: subprocess.Popen | None = None
         self._saved_env: dict[str, str | None] = {}
 
@@ -66,10 +69,12 @@ class PulseServer:
                     log = (self.folder / "pulseaudio.log").read_text()[-400:]
                     raise RuntimeError(f"pulseaudio did not start: {log}")
                 time.sleep(0.1)
-            for cmd in (["load-module", "module-pipe-source", "source_name=vmic",
-                         f"file={self.fifo}", "format=s16le", f"rate={RATE}", "channels=1"],
-                        ["set-default-source", "vmic"]):
-                subprocess.run(["pactl", *cmd], env=env, check=True, capture_output=True)
+            self.module = subprocess.run(
+                ["pactl", "load-module", "module-pipe-source", "source_name=vmic",
+                 f"file={self.fifo}", "format=s16le", f"rate={RATE}", "channels=1"],
+                env=env, check=True, capture_output=True, text=True).stdout.strip()
+            subprocess.run(["pactl", "set-default-source", "vmic"], env=env, check=True,
+                           capture_output=True)
         except BaseException:
             self.__exit__()
             raise
@@ -77,6 +82,10 @@ class PulseServer:
             self._saved_env[k] = os.environ.get(k)
             os.environ[k] = v
         return self
+
+    def client_env(self) -> dict[str, str]:
+        """This process's environment plus the daemon's address: for child processes."""
+        return {**os.environ, **self.env}
 
     def __exit__(self, *exc) -> None:
         for k, v in self._saved_env.items():
@@ -97,10 +106,14 @@ class PulseServer:
 
 class PacedWriter:
     """Writes s16le into the pipe source, BLOCK samples every BLOCK/RATE seconds: the played
-    clips in order, else silence. Every clip starts on a block boundary."""
+    clips in order, else silence. Every clip starts on a block boundary.
+
+    Non-blocking: while nobody records, PulseAudio may leave the pipe full; silence that finds
+    it full is dropped (a backlog would delay the clips), a clip's block waits for room. The
+    writer stops when the daemon or its pipe source goes away."""
 
     def __init__(self, fifo: str | Path):
-        self._fd = os.open(str(fifo), os.O_WRONLY)
+        self._fd = os.open(str(fifo), os.O_WRONLY | os.O_NONBLOCK)
         self._lock = threading.Lock()
         self._tape = np.zeros(0, np.int16)
         self._starts: list[tuple[int, int]] = []  # (samples before the clip, clip id)
@@ -123,13 +136,22 @@ class PacedWriter:
         t0, i = time.perf_counter(), 0
         while not self._stop.is_set():
             with self._lock:
-                block, self._tape = self._tape[:BLOCK], self._tape[BLOCK:]
-                due = [c for pos, c in self._starts if pos < BLOCK]
-                self._starts = [(pos - BLOCK, c) for pos, c in self._starts if pos >= BLOCK]
+                block = self._tape[:BLOCK]
             now = time.perf_counter()
-            os.write(self._fd, np.pad(block, (0, BLOCK - len(block))).tobytes())
-            for c in due:
-                self.written[c] = now
+            try:  # BLOCK * 2 bytes < PIPE_BUF: the write is all or nothing
+                os.write(self._fd, np.pad(block, (0, BLOCK - len(block))).tobytes())
+            except BlockingIOError:
+                block = None
+            except OSError:  # the daemon or the pipe source is gone
+                return
+            if block is not None:
+                with self._lock:
+                    self._tape = self._tape[len(block):]
+                    due = [c for pos, c in self._starts if pos < len(block)]
+                    self._starts = [(pos - len(block), c) for pos, c in self._starts
+                                    if pos >= len(block)]
+                for c in due:
+                    self.written[c] = now
             i += 1
             time.sleep(max(0.0, t0 + i * BLOCK / RATE - time.perf_counter()))
 
