@@ -369,12 +369,7 @@ class Engine:
         if stream.smoothing:
             sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
             arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
-        if is_arkit:
-            expression = arkit
-        elif self.expression_map is not None:
-            expression = (self.expression_map @ arkit).astype(np.float32)
-        else:
-            expression = np.zeros(self.head.num_expressions, np.float32)
+        expression = self.expression(arkit)
         eye = np.zeros(6, np.float32) if is_arkit else eye_pose_from_arkit(arkit)
         frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=expression, jaw_pose=jaw,
                       neck_pose=neck, eye_pose=eye, emotion=row[_CLOSURE + 1:-1],
@@ -383,14 +378,20 @@ class Engine:
             frame.vertices = self.vertices(frame)
         return frame
 
+    def expression(self, arkit: np.ndarray) -> np.ndarray:
+        """ARKit weights ... x 52 -> the active head's expression weights ... x K_head: the
+        weights themselves on an ARKit head, through the ARKit->FLAME map, else zeros (only
+        the jaw moves)."""
+        if self.head.is_arkit:
+            return arkit
+        if self.expression_map is not None:
+            return (arkit @ self.expression_map.T).astype(np.float32)
+        return np.zeros((*np.shape(arkit)[:-1], self.head.num_expressions), np.float32)
+
     def vertices(self, frame: Frame) -> np.ndarray:
         """V x 3 vertices of the active head for a frame."""
-        pose = np.zeros(vocab.POSE_DIM, np.float32)
-        pose[vocab.POSE_SLICES["neck"]] = frame.neck_pose
-        pose[vocab.POSE_SLICES["jaw"]] = frame.jaw_pose
-        pose[vocab.POSE_SLICES["eye_left"]] = frame.eye_pose[:3]
-        pose[vocab.POSE_SLICES["eye_right"]] = frame.eye_pose[3:]
-        return self.head.forward(frame.expression, pose)
+        return self.head.forward(frame.expression,
+                                 pose_vector(frame.jaw_pose, frame.neck_pose, frame.eye_pose))
 
 
 def _pick(rows: list[int]) -> slice | list[int]:
@@ -398,6 +399,17 @@ def _pick(rows: list[int]) -> slice | list[int]:
     view, no copy), else the list (a gather)."""
     lo, hi = rows[0], rows[0] + len(rows)
     return slice(lo, hi) if rows == list(range(lo, hi)) else rows
+
+
+def pose_vector(jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+    """jaw ... x 3, neck ... x 3, eyes ... x 6 (left, right; axis-angle) -> ... x 15 in
+    vocab.POSE_JOINTS layout, the global rotation at rest."""
+    pose = np.zeros((*np.shape(jaw)[:-1], vocab.POSE_DIM), np.float32)
+    pose[..., vocab.POSE_SLICES["neck"]] = neck
+    pose[..., vocab.POSE_SLICES["jaw"]] = jaw
+    pose[..., vocab.POSE_SLICES["eye_left"]] = eyes[..., :3]
+    pose[..., vocab.POSE_SLICES["eye_right"]] = eyes[..., 3:]
+    return pose
 
 
 def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import vocab
-from ..engine.stream import Engine, Frame
+from ..engine.stream import Engine, Frame, pose_vector
 from ..training.corpus.expressive import add_blinks, blink_track
 
 BLINK_TRACK_S = 600.0  # the live viewer repeats a track this long
@@ -32,26 +31,6 @@ class LiveBlinks:
         return self.track[seq % len(self.track)]
 
 
-def head_expression(engine: Engine, arkit: np.ndarray) -> np.ndarray:
-    """ARKit weights T x 52 -> the head's expression weights T x K_head (as the engine maps
-    them: itself on an ARKit head, through the ARKit->FLAME map, or zeros without one)."""
-    if engine.head.is_arkit:
-        return arkit
-    if engine.expression_map is not None:
-        return (arkit @ engine.expression_map.T).astype(np.float32)
-    return np.zeros((len(arkit), engine.head.num_expressions), np.float32)
-
-
-def poses(jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarray:
-    """jaw T x 3, neck T x 3, eyes T x 6 -> T x 15 in vocab.POSE_JOINTS layout."""
-    pose = np.zeros((len(jaw), vocab.POSE_DIM), np.float32)
-    pose[:, vocab.POSE_SLICES["neck"]] = neck
-    pose[:, vocab.POSE_SLICES["jaw"]] = jaw
-    pose[:, vocab.POSE_SLICES["eye_left"]] = eyes[:, :3]
-    pose[:, vocab.POSE_SLICES["eye_right"]] = eyes[:, 3:]
-    return pose
-
-
 def track_vertices(engine: Engine, arkit: np.ndarray, jaw: np.ndarray, neck: np.ndarray,
                    eyes: np.ndarray, blinks: np.ndarray | None = None) -> np.ndarray:
     """A whole track -> T x V x 3 vertices, blinks (T x 2) laid over the expression first.
@@ -59,8 +38,8 @@ def track_vertices(engine: Engine, arkit: np.ndarray, jaw: np.ndarray, neck: np.
     arkit T x 52; jaw, neck T x 3; eyes T x 6 (axis-angle, radians)."""
     if blinks is not None:
         arkit = add_blinks(arkit, blinks)
-    expr = head_expression(engine, arkit)
-    pose = poses(jaw, neck, eyes)
+    expr = engine.expression(arkit)
+    pose = pose_vector(jaw, neck, eyes)
     out = np.empty((len(arkit), engine.head.num_vertices, 3), np.float32)
     for i in range(0, len(arkit), FORWARD_BATCH):
         j = i + FORWARD_BATCH
