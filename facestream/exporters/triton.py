@@ -41,11 +41,13 @@ class BatchFirstNet(nn.Module):
     def __init__(self, net: StreamingFaceNet):
         super().__init__()
         self.inner = DecodedNet(net)
-        self.config = net.config
-        self._names = net.state_names()
+
+    @property
+    def config(self):
+        return self.inner.net.config
 
     def state_names(self) -> list[str]:
-        return self._names
+        return self.inner.net.state_names()
 
     def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         *rest, (layers, b, h) = self.inner.net.state_shapes(batch)

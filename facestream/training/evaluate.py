@@ -290,18 +290,22 @@ def plot_latency_curve(results: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     splits = list(results["splits"])
+    roles = results.get("roles", {})
+
+    def role_of(name: str) -> str:  # results written before roles existed: infer from the name
+        return roles.get(name, "sweep" if name.startswith("causal") else "baseline")
+
     fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 3.6), squeeze=False)
     for ax, split in zip(axes[0], splits):
-        roles = results.get("roles", {})
         rows = results["splits"][split]
         pts = sorted((results["latency_ms"][n], m["LVE_1e-5m2"]) for n, m in rows.items()
-                     if roles.get(n, "sweep" if n.startswith("causal") else "") == "sweep")
+                     if role_of(n) == "sweep")
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color="C0",
                     label="causal, equal budget (look-ahead sweep)")
         colour = iter(f"C{i}" for i in range(1, 10))
         for n, m in rows.items():
-            role = roles.get(n, "sweep" if n.startswith("causal") else "baseline")
+            role = role_of(n)
             if role == "shipped":
                 ax.plot([results["latency_ms"][n]], [m["LVE_1e-5m2"]], "*", ms=13, color="black", label=n)
             elif role != "sweep":
