@@ -70,6 +70,7 @@ def bench_live(seconds: float = 3.0, size: int = 512) -> dict:
         return {"skipped": "no DISPLAY: run under `xvfb-run -a` or in a desktop session"}
     from ..cli import build_parser
     from .live import run_live
+    from .render import GLError
     from .video import example_clip_path
 
     with tempfile.TemporaryDirectory(prefix="facestream-bench-") as tmp:
@@ -78,6 +79,8 @@ def bench_live(seconds: float = 3.0, size: int = 512) -> dict:
              "--max-fps", "0", "--size", str(size), "--no-playback", "--record-dir", tmp])
         try:
             stats = run_live(args)
+        except GLError:
+            raise  # a window that draws no face must fail the benchmark, not skip it
         except (RuntimeError, ImportError) as e:
             return {"skipped": str(e)}
     stats["size"] = size

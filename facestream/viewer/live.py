@@ -8,12 +8,15 @@ on its own thread (session.py) -> a pyglet window that always draws the newest f
 
 Keys: 1-7 emotion (vocab.EMOTION_NAMES order), Up/Down intensity, A auto intensity,
 S smoothing, M mute, R start/stop recording (WAV + frames .npz + mp4 in --record-dir), Esc
-quits. Drag to orbit, scroll to zoom. The window thread only draws: the Renderer resolves
-its multisampled offscreen image into the window (the same renderer `facestream render`
-uses offscreen), then pyglet draws the HUD over it.
+quits. Drag to orbit, scroll to zoom. The window thread only draws: the Renderer draws the
+face offscreen (the same renderer `facestream render` uses) and then that image over the
+window at its framebuffer size, then pyglet draws the HUD over it. A GL error while drawing
+the face stops the viewer with what to do (a black window is never silent); one left by the
+HUD is logged once.
 """
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -23,6 +26,7 @@ HUD_HZ = 10  # HUD text relayouts per second (pyglet's layout is not free)
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software")
 DEFAULT_SAMPLES = 4  # multisampling on a GPU; none on a software renderer (see LiveWindow)
 LINGER_S = 0.5  # after the input file ends, keep the last frame up this long
+log = logging.getLogger(__name__)
 HELP = "1-7 emotion  Up/Down intensity  A auto  S smooth  M mute  R record  Esc quit"
 
 
@@ -73,6 +77,7 @@ class LiveWindow:
         self.fps = 0.0
         self.events: list[str] = []  # keys handled, for the report (and the tests)
         self._hud_at = 0.0
+        self._hud_error_logged = False
         self._build_hud()
         self.window.push_handlers(on_key_press=self.on_key_press, on_resize=self.on_resize,
                                   on_mouse_drag=self.on_mouse_drag,
@@ -168,11 +173,15 @@ class LiveWindow:
         latest = self.session.latest
         verts = latest[1] if latest is not None else self.rest
         self.window.switch_to()
-        self.renderer.present(verts, self.ctx.screen)
-        self.ctx.screen.use()
-        self.ctx.disable(self.ctx.DEPTH_TEST)
+        self.renderer.present(verts, self.ctx.screen, self.window.get_framebuffer_size())
         self._update_hud(now)
         self.batch.draw()
+        err = self.ctx.error
+        if err != "GL_NO_ERROR" and not self._hud_error_logged:
+            self._hud_error_logged = True
+            log.warning("OpenGL error %s while pyglet drew the HUD on %s (the face is drawn; "
+                        "the text may not be): please report it with `facestream info`; "
+                        "reported once", err, self.gl_renderer)
         self.window.flip()
         self.drawn += 1
 
@@ -180,7 +189,8 @@ class LiveWindow:
         """The loop: events, draw, pace to max_fps. script: [(seconds, key symbol)] pressed at
         those times through the window's own event dispatch (tests, benchmarks)."""
         script = sorted(script or [])
-        t0 = last = time.perf_counter()
+        t0 = time.perf_counter()
+        last = None  # no interval before the first frame (from t0 it would read ~1e6 fps)
         ended_at = None
         while not self.done:
             now = time.perf_counter()
@@ -191,10 +201,10 @@ class LiveWindow:
             self.pyglet.clock.tick()
             self.window.dispatch_events()
             self.draw(now)
-            dt = now - last
-            last = now
-            if dt > 0:
+            if last is not None and now > last:
+                dt = now - last
                 self.fps = 1.0 / dt if self.fps == 0 else 0.9 * self.fps + 0.1 / dt
+            last = now
             s = self.session
             if ended_at is None and (s.error is not None or s.ended.is_set()):
                 ended_at = now

@@ -1,12 +1,17 @@
 """Offscreen and on-screen shading of a head mesh with moderngl.
 
-One `Renderer` draws into its own multisampled framebuffer (EGL, no display needed) and
-returns pixels (`render`), or resolves it into a window (`present`; the live viewer hands it
-pyglet's context). Vertices change
-every frame (normals are recomputed on the CPU); faces and materials upload once.
+One `Renderer` draws into its own multisampled framebuffer (EGL, no display needed),
+resolves it into a single-sample texture, and returns pixels (`render`) or draws that texture
+over a window as one full-screen triangle (`present`; the live viewer hands it pyglet's
+context). The window gets a draw, never a blit: a blit into it is GL_INVALID_OPERATION, and
+copies nothing, when its depth format differs from ours (moderngl blits colour and depth; seen
+under Xvfb/llvmpipe), when the window is multisampled, or when a multisampled source and the
+window differ in size (HiDPI, resizes). Vertices change every frame (normals are recomputed on
+the CPU); faces and materials upload once.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +31,8 @@ MATERIAL_COLOURS = {
 }
 
 PORTRAIT_CROP = 0.14  # of the head's height, from the bottom (the neck's cut edge)
+
+log = logging.getLogger(__name__)
 
 _VERTEX = """
 #version 330
@@ -74,6 +81,43 @@ void main() {
     f_colour = vec4(pow(c, vec3(1.0 / 1.8)), 1.0);
 }
 """
+
+
+# The resolved image over the whole viewport: one triangle that covers it, uv from position.
+_BLIT_VERTEX = """
+#version 330
+out vec2 v_uv;
+void main() {
+    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
+    v_uv = 0.5 * p + 0.5;
+    gl_Position = vec4(p, 0.0, 1.0);
+}
+"""
+
+_BLIT_FRAGMENT = """
+#version 330
+uniform sampler2D image;
+in vec2 v_uv;
+out vec4 f_colour;
+void main() {
+    f_colour = vec4(texture(image, v_uv).rgb, 1.0);
+}
+"""
+
+
+class GLError(RuntimeError):
+    """OpenGL reported an error while the renderer drew: the image is wrong or missing."""
+
+
+def check_gl(ctx, what: str) -> None:
+    """Raise GLError naming the error, the step and the driver when `ctx` has one pending."""
+    err = ctx.error
+    if err != "GL_NO_ERROR":
+        raise GLError(
+            f"OpenGL reported {err} after {what} on {ctx.info.get('GL_RENDERER', '?')} "
+            f"(GL {ctx.version_code}): the face was not drawn. Try `--samples 0`, update the "
+            "graphics driver, or use `facestream render` (offscreen); please report it with "
+            "the output of `facestream info`")
 
 
 def vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -178,25 +222,36 @@ class Renderer:
         self.vao = ctx.vertex_array(self.prog, [(self.vbo_pos, "3f", "in_pos"),
                                                 (self.vbo_nrm, "3f", "in_normal"),
                                                 (self.vbo_col, "4f", "in_colour")], self.ibo)
+        self.blit_prog = ctx.program(vertex_shader=_BLIT_VERTEX, fragment_shader=_BLIT_FRAGMENT)
+        self.blit_vao = ctx.vertex_array(self.blit_prog, [])
         self.samples = min(int(samples), ctx.max_samples)
         self.fbo_ms = self.fbo = None
+        self._foreign_error_logged = False
         self.resize(width, height)
         self.camera = Camera.framing(head.template, margin=1.08, crop_bottom=PORTRAIT_CROP)
 
-    def resize(self, width: int, height: int) -> None:
-        """(Re)allocate the multisampled and the resolved framebuffer at width x height."""
-        if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
-            raise ValueError(f"image size must be within 1..8192 pixels, got {width} x {height}")
+    def _release_framebuffers(self) -> None:
         for fbo in (self.fbo_ms, self.fbo):
             if fbo is not None:
                 for att in (*fbo.color_attachments, fbo.depth_attachment):
                     att.release()
                 fbo.release()
+        self.fbo_ms = self.fbo = None
+
+    def resize(self, width: int, height: int) -> None:
+        """(Re)allocate the framebuffers at width x height: a multisampled one to draw in
+        (none when samples <= 1) and a single-sample one whose colour is a texture."""
+        if not (1 <= int(width) <= 8192 and 1 <= int(height) <= 8192):
+            raise ValueError(f"image size must be within 1..8192 pixels, got {width} x {height}")
+        self._release_framebuffers()
         self.size = (int(width), int(height))
         ctx, n = self.ctx, self.samples
-        self.fbo_ms = ctx.framebuffer(ctx.renderbuffer(self.size, samples=n),
-                                      ctx.depth_renderbuffer(self.size, samples=n))
-        self.fbo = ctx.framebuffer(ctx.renderbuffer(self.size), ctx.depth_renderbuffer(self.size))
+        if n > 1:
+            self.fbo_ms = ctx.framebuffer(ctx.renderbuffer(self.size, samples=n),
+                                          ctx.depth_renderbuffer(self.size, samples=n))
+        self.image = ctx.texture(self.size, 4)
+        self.image.filter = (ctx.LINEAR, ctx.LINEAR)  # a window resized before `resize` runs
+        self.fbo = ctx.framebuffer(self.image, ctx.depth_renderbuffer(self.size))
 
     def draw(self, verts: np.ndarray, target=None) -> None:
         """Draw `verts` (V x 3) into `target` (a framebuffer; the offscreen one if None)."""
@@ -206,35 +261,61 @@ class Renderer:
             raise ValueError(f"expected {self.head.num_vertices} x 3 vertices, got {verts.shape}")
         self.vbo_pos.write(verts.tobytes())
         self.vbo_nrm.write(vertex_normals(verts, self.faces).tobytes())
-        fbo = target if target is not None else self.fbo_ms
+        fbo = target
+        if fbo is None:  # multisampled when there is one, else straight into the texture
+            fbo = self.fbo_ms if self.fbo_ms is not None else self.fbo
         fbo.use()
         w, h = fbo.size
         mvp, eye = self.camera.matrices(w / h)
         self.prog["mvp"].write(mvp.T.copy().tobytes())
         self.prog["model"].write(np.eye(4, dtype=np.float32).tobytes())
         self.prog["eye"].value = tuple(float(x) for x in eye)
+        self.ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
         self.ctx.enable(moderngl.DEPTH_TEST)
         fbo.clear(*self.background, 1.0)
         self.vao.render(moderngl.TRIANGLES)
 
-    def present(self, verts: np.ndarray, screen) -> None:
-        """Draw multisampled offscreen, then resolve into `screen` (a window's framebuffer,
-        e.g. `ctx.screen`, of this renderer's size): antialiasing whatever the window's config."""
+    def _draw_resolved(self, verts: np.ndarray) -> None:
+        """Draw offscreen and leave the antialiased image in `self.fbo` / `self.image`."""
         self.draw(verts)
-        self.ctx.copy_framebuffer(screen, self.fbo_ms)
+        if self.fbo_ms is not None:  # offscreen to offscreen, same formats: a valid blit
+            self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
+
+    def present(self, verts: np.ndarray, screen,
+                framebuffer_size: tuple[int, int] | None = None) -> None:
+        """Draw `verts` into a window: offscreen (multisampled, resolved), then that image over
+        the whole of `screen` (the window's framebuffer, e.g. `ctx.screen`) as a textured
+        triangle. framebuffer_size: the window's size in pixels now (pyglet's
+        `get_framebuffer_size()`, larger than its size on HiDPI screens; default `screen.size`);
+        the image is stretched to it until `resize` catches up. Raises GLError when OpenGL
+        reports one."""
+        import moderngl
+        ctx = self.ctx
+        pending = ctx.error  # left by someone else's calls (the HUD, the toolkit): not ours
+        if pending != "GL_NO_ERROR" and not self._foreign_error_logged:
+            self._foreign_error_logged = True
+            log.warning("OpenGL error %s was pending before the face was drawn (left by other "
+                        "drawing in this context, e.g. the HUD); reported once", pending)
+        self._draw_resolved(verts)
+        check_gl(ctx, "drawing the face offscreen")
+        fw, fh = (int(x) for x in (framebuffer_size or screen.size))
+        screen.viewport = (0, 0, fw, fh)
+        screen.use()
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.BLEND | moderngl.CULL_FACE)
+        self.image.use(0)
+        self.blit_prog["image"].value = 0
+        self.blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        check_gl(ctx, "drawing the face into the window")
 
     def render(self, verts: np.ndarray) -> np.ndarray:
         """Offscreen: V x 3 vertices -> H x W x 3 uint8 image (row 0 at the top)."""
-        self.draw(verts)
-        self.ctx.copy_framebuffer(self.fbo, self.fbo_ms)
+        self._draw_resolved(verts)
         w, h = self.size
         img = np.frombuffer(self.fbo.read(components=3), dtype=np.uint8).reshape(h, w, 3)
         return img[::-1].copy()
 
     def release(self) -> None:
-        for fbo in (self.fbo_ms, self.fbo):
-            for att in (*fbo.color_attachments, fbo.depth_attachment):
-                att.release()
-        for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.ibo, self.fbo,
-                    self.fbo_ms, self.prog):
+        self._release_framebuffers()
+        for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.ibo, self.prog,
+                    self.blit_vao, self.blit_prog):
             obj.release()
