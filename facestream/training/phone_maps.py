@@ -53,7 +53,7 @@ SAMPA: dict[str, str] = {
     "E:": "eh", "{": "ae", "{:": "ae", "&": "ae", "a": "a", "a:": "a", "A": "aa", "A:": "aa",
     "Q": "ao", "O": "ao", "O:": "ao", "o": "oh", "o:": "oh", "u": "uw", "u:": "uw",
     "U": "uh", "U:": "uh", "V": "ah", "@": "ax", "@:": "er", "3": "er", "3:": "er",
-    "r=": "er", "6": "ah", "y": "y", "y:": "y", "Y": "y", "Y:": "y", "2": "oe", "2:": "oe",
+    "r=": "er", "6": "ax", "y": "y", "y:": "y", "Y": "y", "Y:": "y", "2": "oe", "2:": "oe",
     "9": "oeh", "9:": "oeh", "1": "ix", "}": "y", "}:": "y", "7": "ax", "a#": "ax",
     # nasal vowels -> oral
     "a~": "a", "e~": "eh", "E~": "eh", "o~": "ao", "O~": "ao", "9~": "oeh", "6~": "ah",
@@ -111,7 +111,7 @@ _DB_TABLES: dict[str, dict[str, str]] = {
            "*": "dx", "@-": "ax", "ny": "ny", "H": "x", "oI": "oy", **_TAP},
     "br": {"am": "a", "an": "a", "em": "ey", "en": "ey", "im": "iy", "in": "iy",
            "om": "oh", "on": "oh", "um": "uw", "un": "uw", "ee": "eh", "oo": "ao", "o": "oh",
-           "@": "ah", "nh": "ny", "lh": "ly", "j": "zh", "x": "sh", "rr": "x", "r2": "dx",
+           "@": "ax", "nh": "ny", "lh": "ly", "j": "zh", "x": "sh", "rr": "x", "r2": "dx",
            "s2": "s", "y": "j", **_TAP},
     "pt1": {"6~j~": "ay", "ee": "eh", "oo": "ao", "o": "oh", "J": "ny", "L": "ly",
             "R": "rx", **_TAP},

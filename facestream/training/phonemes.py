@@ -84,6 +84,9 @@ SILENCE = "sil"
 BILABIALS = frozenset(p.symbol for p in INVENTORY if p.place == "bilabial")
 LABIODENTALS = frozenset(p.symbol for p in INVENTORY if p.place == "labiodental")
 VOWELS = frozenset(p.symbol for p in INVENTORY if p.kind == "vowel")
+# Reduced (unstressable) vowels: the schwa. Maps send every engine's reduced vowel here
+# (ARPAbet AH0, SAMPA @ and 6); docs/rig.md gives how little they open.
+REDUCED_VOWELS = frozenset({"ax"})
 
 for _p in INVENTORY:
     if _p.glide_to and _p.glide_to not in PHONES:

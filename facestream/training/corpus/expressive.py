@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import vocab
 from ...engine.emotion import EMOTION_ARKIT, EMOTION_GAINS, emotion_vector
-from .rig import ArticulationStyle, articulate, enforce_contacts
+from .rig import ArticulationStyle, articulate, enforce_contacts, syllable_prominence
 from .types import Targets, Utterance
 
 _K = vocab.ARKIT_INDEX
@@ -378,7 +378,9 @@ def make_targets(utterance: Utterance, rng: np.random.Generator,
     intensity drawn from [0.3, 1], or a pair (weights E or T x E, intensity scalar or T)."""
     n = utterance.num_frames()
     style = style if style is not None else ArticulationStyle.sample(rng)
-    art = articulate(utterance.phones, n, style, rng)
+    loud, f0z = prosody(utterance.audio, n)
+    art = articulate(utterance.phones, n, style, rng,
+                     prominence=syllable_prominence(utterance.phones, loud, f0z))
     if emotion is None:
         weights, inten = emotion_track(n, rng)
     elif isinstance(emotion, tuple):

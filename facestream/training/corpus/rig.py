@@ -94,25 +94,28 @@ CONSONANT_VISEMES: dict[str, tuple[tuple[float, float], ...]] = {
                         _u, (0.0, SPEC), (0.15, SPEC), (0.0, SPEC)),
     "labiodental":     ((0.05, STRONG), (0.0, SPEC), (0.0, WEAK), (0.0, WEAK), (0.0, WEAK),
                         _u, (0.75, CRIT), (0.0, SPEC), (0.0, SPEC)),
-    "dental":          ((0.12, SPEC), (0.10, WEAK), (0.05, WEAK), _u, _u,
+    "dental":          ((0.08, STRONG), (0.06, SPEC), (0.03, SPEC), _u, _u,
                         _u, (0.0, SPEC), (0.0, SPEC), (0.40, SPEC)),
-    "alveolar":        ((0.10, SPEC), (0.08, WEAK), (0.05, WEAK), _u, _u,
+    # Alveolars, velars, laterals and /r/ need the tongue against the palate, which the
+    # jaw supports: the jaw is raised for them, not left to the neighbouring vowel
+    # (Keating et al. 1994; Mooshammer, Hoole & Geumann 2007), and the lips narrow.
+    "alveolar":        ((0.06, CRIT), (0.03, SPEC), (0.02, SPEC), _u, _u,
                         _u, (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
-    "sibilant":        ((0.03, CRIT), (0.10, WEAK), (0.10, WEAK), _u, _u,
+    "sibilant":        ((0.03, CRIT), (0.05, SPEC), (0.08, WEAK), _u, _u,
                         (0.20, WEAK), (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
-    "lateral":         ((0.15, WEAK), (0.10, UNSPEC), (0.05, UNSPEC), _u, _u,
+    "lateral":         ((0.07, CRIT), (0.04, SPEC), (0.02, SPEC), _u, _u,
                         _u, (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
-    "rhotic":          ((0.10, WEAK), (0.05, UNSPEC), (0.05, UNSPEC), (0.25, SPEC), (0.25, SPEC),
+    "rhotic":          ((0.05, CRIT), (0.0, SPEC), (0.0, SPEC), (0.30, SPEC), (0.10, SPEC),
                         (0.0, WEAK), (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
     "postalveolar":    ((0.04, CRIT), (0.15, SPEC), (0.20, SPEC), (0.30, CRIT), (0.50, CRIT),
                         (0.0, SPEC), (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
-    "palatal":         ((0.08, SPEC), (0.10, UNSPEC), (0.05, UNSPEC), _u, _u,
+    "palatal":         ((0.05, CRIT), (0.03, SPEC), (0.02, SPEC), _u, _u,
                         (0.25, WEAK), (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
-    "velar":           ((0.15, WEAK), (0.05, UNSPEC), (0.0, UNSPEC), _u, _u,
+    "velar":           ((0.08, CRIT), (0.03, SPEC), (0.01, SPEC), _u, _u,
                         _u, (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
     "glottal":         ((0.20, UNSPEC), (0.05, UNSPEC), (0.0, UNSPEC), _u, _u,
                         _u, (0.0, WEAK), (0.0, WEAK), (0.0, WEAK)),
-    "labiovelar":      ((0.03, CRIT), (0.0, SPEC), (0.0, SPEC), (0.90, CRIT), (0.15, CRIT),
+    "labiovelar":      ((0.03, CRIT), (0.0, CRIT), (0.0, CRIT), (0.90, CRIT), (0.05, CRIT),
                         (0.0, SPEC), (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
     "silence":         ((0.0, SPEC),) * NUM_PARAMS,
 }
@@ -125,6 +128,21 @@ SILENCE_FULL_S = 0.1
 SILENCE_DOMINANCE = (0.5, 4.0)
 # A diphthong holds its first vowel for this fraction, then glides to `glide_to`.
 DIPHTHONG_SPLIT = 0.55
+# Reduced vowels (phonemes.REDUCED_VOWELS) open this fraction of the open vowel /aa/'s
+# jaw and lip opening, and yield their jaw to the context (docs/rig.md, "Reduced vowels").
+REDUCED_OPENING = 0.25
+# Prominence: a vowel's opening (jaw, lower, upper targets) is multiplied by
+# PROMINENCE_GAIN[0] + (PROMINENCE_GAIN[1] - PROMINENCE_GAIN[0]) * p for its syllable's
+# prominence p in [0, 1] (lexical stress and the utterance's loudness, duration and pitch
+# accents; `syllable_prominence`). p = 0.5 when nothing is known leaves the gain at ~1.
+PROMINENCE_GAIN = (0.6, 1.35)
+LEXICAL_PROMINENCE = {1: 1.0, 2: 0.55, 0: 0.15}  # primary, secondary, unstressed
+UNKNOWN_PROMINENCE = 0.5
+# Rest posture: in a pause the lips of a speaker whose lips part at rest open by about
+# REST_JAW of jawOpen and REST_LOWER of the lower-lip lowering, times style.rest_gap
+# (about 2 mm on the default head at rest_gap 1).
+REST_JAW = 0.03
+REST_LOWER = 0.10
 
 # Lip contacts (imposed, not blended): bilabial closure and the labiodental lip-to-teeth
 # contact. A contact holds from `lead` before its phone's acoustic start to
@@ -204,11 +222,23 @@ def vowel_viseme(height: float, backness: float, rounding: float) -> np.ndarray:
     return out
 
 
+_OPENING = [_P["jaw"], _P["lower"], _P["upper"]]
+
+
 def viseme(symbol: str) -> np.ndarray:
     """Targets and dominances (P x 2) of one phone of the inventory."""
     p = phonemes.phone(symbol)
     if p.kind == "vowel":
-        return vowel_viseme(p.height, p.backness, p.rounding)
+        out = vowel_viseme(p.height, p.backness, p.rounding)
+        if symbol in phonemes.REDUCED_VOWELS:
+            # A schwa barely opens: a quarter of /aa/'s opening, and it takes its jaw from
+            # the neighbouring consonants (weak dominance) rather than imposing one.
+            aa = phonemes.phone("aa")
+            full = vowel_viseme(aa.height, aa.backness, aa.rounding)
+            out[_OPENING, 0] = REDUCED_OPENING * full[_OPENING, 0]
+            out[_P["jaw"], 1] = WEAK
+            out[_P["spread"], 0] = 0.0
+        return out
     return np.asarray(CONSONANT_VISEMES[viseme_class(p)], np.float32)
 
 
@@ -221,16 +251,18 @@ class ArticulationStyle:
     rounding: float = 1.0  # strength of protrusion and funnelling
     spread: float = 1.0  # strength of lip spreading (front vowels, sibilants)
     asymmetry: float = 0.0  # -0.3..0.3: left side (+) or right side (-) moves more
-    lead: float = 0.040  # s: the visible articulation runs ahead of the sound
+    lead: float = 0.010  # s: the visible articulation runs ahead of the sound
     coarticulation: float = 1.0  # scales the reach of every dominance tail
     smoothing: float = 0.012  # s: sigma of the Gaussian low-pass on the parameters
     variability: float = 0.08  # relative jitter of each segment's targets (needs an rng)
+    rest_open: float = 0.45  # share of pauses in which the lips stay slightly apart
+    rest_gap: float = 1.0  # how far apart they are then (x REST_JAW / REST_LOWER)
 
     def __post_init__(self) -> None:
         bounds = {"amplitude": (0.3, 2.0), "jaw_share": (0.0, 1.0), "rounding": (0.0, 2.0),
                   "spread": (0.0, 2.0), "asymmetry": (-0.3, 0.3), "lead": (0.0, 0.15),
                   "coarticulation": (0.25, 4.0), "smoothing": (0.0, 0.1),
-                  "variability": (0.0, 0.5)}
+                  "variability": (0.0, 0.5), "rest_open": (0.0, 1.0), "rest_gap": (0.0, 3.0)}
         for f in fields(self):
             lo, hi = bounds[f.name]
             v = getattr(self, f.name)
@@ -247,10 +279,12 @@ class ArticulationStyle:
             rounding=float(np.clip(rng.normal(1.0, 0.2), 0.5, 1.5)),
             spread=float(np.clip(rng.normal(1.0, 0.25), 0.4, 1.6)),
             asymmetry=float(np.clip(rng.normal(0.0, 0.07), -0.2, 0.2)),
-            lead=float(rng.uniform(0.025, 0.060)),
+            lead=float(rng.uniform(0.0, 0.020)),
             coarticulation=float(np.clip(rng.lognormal(0.0, 0.2), 0.6, 1.7)),
             smoothing=float(rng.uniform(0.006, 0.020)),
             variability=float(rng.uniform(0.03, 0.12)),
+            rest_open=float(rng.uniform(0.2, 0.7)),
+            rest_gap=float(np.clip(rng.lognormal(0.0, 0.35), 0.4, 1.8)),
         )
 
 
@@ -297,17 +331,70 @@ def phone_ids(phones: list[PhoneSeg], n_frames: int, fps: int = vocab.INTERNAL_F
     return out
 
 
-def _segments(phones: list[PhoneSeg]) -> list[tuple[float, float, str]]:
-    """(start, end, symbol) with diphthongs split into their two vowels."""
+def _segments(phones: list[PhoneSeg]) -> list[tuple[float, float, str, int]]:
+    """(start, end, symbol, index of the phone) with diphthongs split into their two vowels."""
     out = []
-    for s in phones:
+    for i, s in enumerate(phones):
         p = phonemes.phone(s.phone)
         if p.glide_to:
             mid = s.start + DIPHTHONG_SPLIT * (s.end - s.start)
-            out += [(s.start, mid, s.phone), (mid, s.end, p.glide_to)]
+            out += [(s.start, mid, s.phone, i), (mid, s.end, p.glide_to, i)]
         else:
-            out.append((s.start, s.end, s.phone))
+            out.append((s.start, s.end, s.phone, i))
     return out
+
+
+def syllable_prominence(phones: list[PhoneSeg], loudness: np.ndarray | None = None,
+                        f0z: np.ndarray | None = None,
+                        fps: int = vocab.INTERNAL_FPS) -> np.ndarray:
+    """S prominence in [0, 1] of each phone's syllable (NaN for consonants and silence).
+
+    Full vowels average lexical stress (`PhoneSeg.stress`, LEXICAL_PROMINENCE), where it is
+    known, with the utterance's accents (alone where it is not): the vowel's log duration, its peak
+    loudness and its mean F0 z-score (T tracks from `expressive.prosody`), each z-scored
+    over the utterance's full vowels, summed (F0 at half weight) and squashed by a
+    logistic. Accented syllables are longer, louder and higher (Beckman & Edwards 1994;
+    de Jong 1995). Without tracks, or with fewer than three full vowels, the acoustic part
+    is 0.5. Reduced vowels are 0."""
+    n = len(phones)
+    out = np.full(n, np.nan)
+    full = [i for i, s in enumerate(phones) if phonemes.phone(s.phone).kind == "vowel"
+            and s.phone not in phonemes.REDUCED_VOWELS]
+    for i, s in enumerate(phones):
+        if s.phone in phonemes.REDUCED_VOWELS:
+            out[i] = 0.0
+    if not full:
+        return out
+    acoustic = np.full(len(full), 0.5)
+    if len(full) >= 3:
+        feats = [np.log([max(phones[i].end - phones[i].start, 0.01) for i in full])]
+        for track, weight in ((loudness, 1.0), (f0z, 0.5)):
+            if track is None or len(track) == 0:
+                continue
+            vals = []
+            for i in full:
+                a = int(np.clip(np.floor(phones[i].start * fps), 0, len(track) - 1))
+                b = int(np.clip(np.ceil(phones[i].end * fps), a + 1, len(track)))
+                seg = np.asarray(track[a:b], np.float64)
+                vals.append(seg.max() if track is loudness else seg.mean())
+            feats.append(weight * np.asarray(vals))
+        z = np.zeros(len(full))
+        for f in feats:
+            sd = f.std()
+            if sd > 1e-6:
+                z += (f - f.mean()) / sd
+        acoustic = 1.0 / (1.0 + np.exp(-1.2 * z / np.sqrt(len(feats))))
+    for k, i in enumerate(full):
+        stress = phones[i].stress
+        out[i] = acoustic[k] if stress is None else (
+            0.5 * LEXICAL_PROMINENCE.get(stress, UNKNOWN_PROMINENCE) + 0.5 * acoustic[k])
+    return out
+
+
+def prominence_gain(p: np.ndarray | float) -> np.ndarray:
+    """Opening gain of a vowel of prominence p (PROMINENCE_GAIN[0] at 0 .. [1] at 1)."""
+    lo, hi = PROMINENCE_GAIN
+    return lo + (hi - lo) * np.clip(p, 0.0, 1.0)
 
 
 def blend(segments: list[tuple[float, float, float, np.ndarray]], times: np.ndarray,
@@ -411,28 +498,45 @@ def _asymmetry_gains(asymmetry: float) -> np.ndarray:
 
 def articulate(phones: list[PhoneSeg], n_frames: int | None = None,
                style: ArticulationStyle | None = None, rng: np.random.Generator | None = None,
-               fps: int = vocab.INTERNAL_FPS) -> Articulation:
+               fps: int = vocab.INTERNAL_FPS, prominence: np.ndarray | None = None) -> Articulation:
     """Timed phones -> the speech part of the face targets.
 
     phones: contiguous PhoneSeg (symbols of phonemes.INVENTORY); n_frames: T (default:
     enough frames to cover the last phone); style: the speaker (default ArticulationStyle());
-    rng: draws each segment's target jitter (style.variability); None gives none, so the
-    output is a pure function of the phones and the style."""
+    rng: draws each segment's target jitter (style.variability) and whether each pause
+    rests with the lips apart (style.rest_open); None gives no jitter and every pause
+    `rest_open` of the parted rest, so the output is a pure function of the phones and the
+    style; prominence: S values from `syllable_prominence` (default: from lexical stress
+    alone) that scale each full vowel's opening (`prominence_gain`)."""
     _check_phones(phones)
     style = style or ArticulationStyle()
     if n_frames is None:
         n_frames = int(np.ceil(phones[-1].end * fps - 1e-9))
     if n_frames < 0:
         raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+    if prominence is None:
+        prominence = syllable_prominence(phones)
+    prominence = np.asarray(prominence, np.float64)
+    if prominence.shape != (len(phones),):
+        raise ValueError(f"prominence has shape {prominence.shape}: expected ({len(phones)},), "
+                         "one value per phone (syllable_prominence gives it)")
     times = frame_times(n_frames, fps)
     gains = _style_gains(style)
     segs = []
-    for start, end, sym in _segments(phones):
+    for start, end, sym, i in _segments(phones):
         tv = viseme(sym).astype(np.float64)  # P x 2
+        kind = phonemes.phone(sym).kind
+        if kind == "silence":
+            # Rest posture: some pauses keep the lips slightly apart.
+            parted = (float(rng.random() < style.rest_open) if rng is not None
+                      else style.rest_open)
+            tv[_P["jaw"], 0] = REST_JAW * style.rest_gap * parted
+            tv[_P["lower"], 0] = REST_LOWER * style.rest_gap * parted
         tv[:, 0] *= gains
+        if kind == "vowel" and sym not in phonemes.REDUCED_VOWELS and np.isfinite(prominence[i]):
+            tv[_OPENING, 0] *= prominence_gain(prominence[i])
         if rng is not None and style.variability > 0:
             tv[:, 0] *= np.exp(rng.normal(0.0, style.variability, NUM_PARAMS))
-        kind = phonemes.phone(sym).kind
         if kind == "silence":
             # A short pause barely relaxes the face; a long one returns it to rest.
             tv[:, 1] *= np.clip((end - start) / SILENCE_FULL_S, *SILENCE_DOMINANCE)

@@ -19,6 +19,7 @@ class PhoneSeg:
     start: float  # seconds from the start of the audio
     end: float  # seconds; segments are contiguous and cover [0, duration]
     phone: str  # a symbol of facestream.training.phonemes.INVENTORY
+    stress: int | None = None  # vowels: lexical stress 1 primary, 2 secondary, 0 none; None unknown
 
 
 @dataclass
