@@ -120,3 +120,47 @@ def test_calibrate_command_writes_a_checkpoint_with_the_chosen_gate(tiny_corpus,
     assert [model.config.gate_lo, model.config.gate_hi] == grid["chosen"]
     assert blob["extra"]["calibration"]["gate"] == grid["chosen"]
     assert blob["train_config"]["steps"] == 2 and len(grid["scores"]) > 20
+    assert model.config.open_gain == grid["open_gain"] == blob["extra"]["calibration"]["open_gain"]
+    assert len(grid["gain_scores"]) > 10
+
+
+def test_gain_choice_matches_the_targets_opening():
+    from facestream.training.calibrate import choose_gain
+    scores = [{"open_gain": g, "gap_p95_ratio": r} for g, r in ((1.0, 0.6), (1.4, 0.92), (1.6, 1.12))]
+    assert choose_gain(scores)["open_gain"] == 1.4
+
+
+def test_phone_classes_and_lead():
+    assert E.phone_class("k") == "velar" and E.phone_class("dh") == "dental"
+    assert E.phone_class("n") == "alveolar" and E.phone_class("f") == "labiodental"
+    assert E.phone_class("ax") == "reduced vowel" and E.phone_class("aa") == "open vowel"
+    assert E.phone_class("sil") == "silence" and E.phone_class("w") == "other"
+    t = np.sin(np.linspace(0, 20, 300)) + np.linspace(0, 1, 300)
+    early = np.roll(t, -3)  # the prediction runs 3 frames ahead of the target
+    corr = E.lead_correlation(early[:-10], t[:-10])
+    assert int(np.nanargmax(corr)) - E.MAX_LEAD_FRAMES == 3
+
+
+def test_realism_metrics_count_false_closures_by_class(head):
+    from phone_helpers import seq as phones
+    mh = E.MeasuredHead(head)
+    ph = phones(("sil", 200), ("aa", 150), ("k", 80), ("aa", 150), ("n", 80), ("ax", 100),
+                ("sil", 200))
+    t = int(np.ceil(ph[-1].end * 100))
+    arkit = np.zeros((t, vocab.NUM_ARKIT), np.float32)
+    arkit[20:55, vocab.ARKIT_INDEX["jawOpen"]] = 0.4  # open through the first /aa k aa/ only
+    jaw = vocab.jaw_open_to_pose(arkit[:, vocab.ARKIT_INDEX["jawOpen"]])
+    s = E.Sequence("u", "test-real", np.zeros(t * vocab.HOP_SAMPLES, np.float32), arkit, jaw,
+                   np.eye(vocab.NUM_EMOTIONS, dtype=np.float32)[np.zeros(t, int)],
+                   np.zeros(t, np.float32), ph, "speaker-a")
+    shut = np.zeros_like(arkit)
+    row = E.sequence_metrics(mh, s, shut, vocab.jaw_open_to_pose(shut[:, 0]))
+    agg = E.aggregate([row])
+    assert agg["false_closure_by_class"]["velar"] == 1.0  # the shut face shuts at /k/
+    assert agg["false_closure_by_class"]["alveolar"] == 1.0
+    assert agg["target_gap_by_class_mm"]["velar"] > 5 and agg["gap_by_class_mm"]["velar"] < 1
+    assert agg["gap_p95_ratio"] < 0.1
+    assert agg["by_speaker"]["speaker-a"]["max_consonant_false_closure"] == 1.0
+    same = E.aggregate([E.sequence_metrics(mh, s, arkit, jaw)])
+    assert same["false_closure_by_class"]["velar"] == 0.0 and same["gap_p95_ratio"] == 1.0
+    assert same["lead_ms"] == 0

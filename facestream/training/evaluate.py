@@ -15,6 +15,12 @@ Metrics (vertices of the default head, neck and global pose at rest, metres -> r
   scores 1.0 on it, the open-vowel rate (lip gap above OPEN_MM at open vowels) goes beside it.
 - emotion error: mean absolute error of the expression-carrying ARKit weights (brows, eyes,
   cheeks, nose) per dominant emotion and intensity bin.
+- realism (issue 12): false closures (lip gap below CLOSED_MM at the centre of a phone that
+  is not /p b m/) per consonant class (`phone_class`: labiodental, dental, alveolar, velar,
+  other) and in silence; closure and false closures per speaker (voice); the lip opening at
+  phone centres by class beside the targets'; the 95th percentile of the lip opening per
+  sequence (median over sequences) against the targets'; and the lead (ms) at which the
+  predicted lip opening best correlates with the targets' (positive: the model is early).
 
 Baselines: the neutral face; an energy heuristic (jawOpen from the smoothed log-RMS of the
 audio through a line fitted by least squares on the training split); any number of causal
@@ -34,6 +40,24 @@ from ..engine.head import Head, load_head
 from .phonemes import BILABIALS, PHONES
 
 OPEN_VOWELS = frozenset(p for p, ph in PHONES.items() if ph.kind == "vowel" and ph.height >= 2.5)
+CONSONANT_CLASSES = ("bilabial", "labiodental", "dental", "alveolar", "velar", "other")
+PHONE_CLASSES = CONSONANT_CLASSES + ("open vowel", "other vowel", "reduced vowel", "silence")
+MAX_LEAD_FRAMES = 10  # the lead search spans +-100 ms
+
+
+def phone_class(symbol: str) -> str:
+    """The evaluation class of an inventory phone (PHONE_CLASSES)."""
+    from .phonemes import REDUCED_VOWELS
+    ph = PHONES[symbol]
+    if ph.kind == "silence":
+        return "silence"
+    if ph.kind == "vowel":
+        if symbol in REDUCED_VOWELS:
+            return "reduced vowel"
+        return "open vowel" if symbol in OPEN_VOWELS else "other vowel"
+    if ph.place in ("bilabial", "labiodental", "dental", "alveolar"):
+        return ph.place
+    return "velar" if ph.place in ("velar", "uvular") else "other"
 
 CLOSED_MM = 1.0  # lip gap (mm) under which the lips count as closed
 EXPRESSION_SHAPES = tuple(i for i, n in enumerate(vocab.ARKIT_NAMES)
@@ -50,6 +74,7 @@ class Sequence:
     emotion: np.ndarray  # T x E
     intensity: np.ndarray  # T
     phones: list  # PhoneSeg
+    voice: str = ""  # the speaker (corpus voice name)
 
 
 def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> list[Sequence]:
@@ -67,7 +92,7 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
                 out.append(Sequence(utt.uid, f"{split}-real" if real else split, utt.audio,
                                     tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
                                     tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
-                                    utt.phones))
+                                    utt.phones, utt.voice))
     return out
 
 
@@ -211,7 +236,12 @@ def sequence_metrics(mh: MeasuredHead, seq: Sequence, arkit: np.ndarray, jaw: np
     fdd_t = np.linalg.norm(vt[:, mh.upper] - rest, axis=-1).std(0)
     fdd_p = np.linalg.norm(vp[:, mh.upper] - rest, axis=-1).std(0)
     gap = mh.lip_gap(vp) * 1000.0
+    tgap = mh.lip_gap(vt) * 1000.0
     closed = total = opened = n_open = 0
+    cls_n = dict.fromkeys(PHONE_CLASSES, 0)
+    cls_shut = dict.fromkeys(PHONE_CLASSES, 0)
+    cls_gap = dict.fromkeys(PHONE_CLASSES, 0.0)
+    cls_tgap = dict.fromkeys(PHONE_CLASSES, 0.0)
     for s in seq.phones:
         t = min(int((s.start + s.end) / 2 * vocab.INTERNAL_FPS), len(gap) - 1)
         if s.phone in BILABIALS:
@@ -220,12 +250,71 @@ def sequence_metrics(mh: MeasuredHead, seq: Sequence, arkit: np.ndarray, jaw: np
         elif s.phone in OPEN_VOWELS:
             opened += gap[t] > OPEN_MM
             n_open += 1
+        c = phone_class(s.phone)
+        cls_n[c] += 1
+        cls_shut[c] += bool(gap[t] < CLOSED_MM)
+        cls_gap[c] += float(gap[t])
+        cls_tgap[c] += float(tgap[t])
     emo_err = np.abs(arkit[:, EXPRESSION_SHAPES] - seq.arkit[:, EXPRESSION_SHAPES]).mean(1)
     return {"frames": len(vp), "lve_sum": float(d2.max(1).sum()), "lip_mean_sum": float(d.mean(1).sum()),
             "lip_max_sum": float(d.max(1).sum()), "fdd_abs": float(np.mean(np.abs(fdd_t - fdd_p))),
             "closed": int(closed), "bilabials": int(total), "opened": int(opened),
             "open_vowels": int(n_open), "emo_err": emo_err,
-            "dominant": seq.emotion.argmax(1), "intensity": seq.intensity}
+            "dominant": seq.emotion.argmax(1), "intensity": seq.intensity,
+            "voice": seq.voice, "class_n": cls_n, "class_shut": cls_shut, "class_gap": cls_gap,
+            "class_target_gap": cls_tgap, "gap_p95": float(np.percentile(gap, 95)),
+            "target_gap_p95": float(np.percentile(tgap, 95)), "lead_corr": lead_correlation(gap, tgap)}
+
+
+def lead_correlation(pred: np.ndarray, target: np.ndarray,
+                     max_lag: int = MAX_LEAD_FRAMES) -> np.ndarray:
+    """Correlation of pred[t] with target[t + k], k = -max_lag..max_lag: (2 max_lag + 1,),
+    NaN where undefined. The argmax k is the model's lead over its targets in frames
+    (positive: the prediction shows a movement before its targets do)."""
+    out = np.full(2 * max_lag + 1, np.nan)
+    for i, k in enumerate(range(-max_lag, max_lag + 1)):
+        a, b = (pred[:len(pred) - k], target[k:]) if k >= 0 else (pred[-k:], target[:k])
+        if len(a) > 3 and a.std() > 1e-9 and b.std() > 1e-9:
+            out[i] = np.corrcoef(a, b)[0, 1]
+    return out
+
+
+def _realism(rows: list[dict]) -> dict:
+    """The issue-12 realism figures of a set of sequence_metrics rows."""
+    n = {c: sum(r["class_n"][c] for r in rows) for c in PHONE_CLASSES}
+    shut = {c: sum(r["class_shut"][c] for r in rows) for c in PHONE_CLASSES}
+    gap = {c: sum(r["class_gap"][c] for r in rows) / n[c] for c in PHONE_CLASSES if n[c]}
+    tgap = {c: sum(r["class_target_gap"][c] for r in rows) / n[c] for c in PHONE_CLASSES if n[c]}
+    false = {c: shut[c] / n[c] for c in CONSONANT_CLASSES[1:] + ("silence",) if n[c]}
+    corr = np.nanmean(np.stack([r["lead_corr"] for r in rows]), axis=0) if rows else None
+    lead_ms = None
+    if corr is not None and np.isfinite(corr).any():
+        lead_ms = 10.0 * (int(np.nanargmax(corr)) - MAX_LEAD_FRAMES)
+    p95 = float(np.median([r["gap_p95"] for r in rows])) if rows else float("nan")
+    tp95 = float(np.median([r["target_gap_p95"] for r in rows])) if rows else float("nan")
+    return {"false_closure_by_class": false, "phones_by_class": n, "gap_by_class_mm": gap,
+            "target_gap_by_class_mm": tgap, "gap_p95_mm": p95, "target_gap_p95_mm": tp95,
+            "gap_p95_ratio": p95 / tp95 if tp95 > 0 else float("nan"), "lead_ms": lead_ms}
+
+
+def by_speaker(rows: list[dict]) -> dict:
+    """{voice: {closure_rate, bilabials, worst false-closure class and rate}} of the rows."""
+    out = {}
+    for v in sorted({r["voice"] for r in rows}):
+        sel = [r for r in rows if r["voice"] == v]
+        bil = sum(r["bilabials"] for r in sel)
+        rz = _realism(sel)
+        worst = max(rz["false_closure_by_class"].items(), key=lambda kv: kv[1],
+                    default=("", float("nan")))
+        cons = {c: rz["false_closure_by_class"][c] for c in CONSONANT_CLASSES[1:]
+                if c in rz["false_closure_by_class"]}
+        out[v] = {"sequences": len(sel), "bilabials": bil,
+                  "closure_rate": sum(r["closed"] for r in sel) / bil if bil else float("nan"),
+                  "false_closure_by_class": rz["false_closure_by_class"],
+                  "worst_false_closure": [worst[0], worst[1]],
+                  "max_consonant_false_closure": max(cons.values(), default=float("nan")),
+                  "gap_p95_ratio": rz["gap_p95_ratio"]}
+    return out
 
 
 def aggregate(rows: list[dict]) -> dict:
@@ -251,6 +340,8 @@ def aggregate(rows: list[dict]) -> dict:
         "open_rate": (sum(r["opened"] for r in rows) / max(1, sum(r["open_vowels"] for r in rows))),
         "emotion_mae": float(emo.mean()),
         "emotion_mae_by": per_emotion,
+        **_realism(rows),
+        "by_speaker": by_speaker(rows),
     }
 
 
@@ -280,8 +371,45 @@ def markdown_table(results: dict) -> str:
             lines.append(f"| {name} | {lat} | {m['LVE_1e-5m2']:.3f} | {m['lip_mean_mm']:.2f} / "
                          f"{m['lip_max_mm']:.2f} | {m['FDD_1e-7m']:.2f} | {m['closure_rate']:.2f} "
                          f"({m['bilabials']}) | {m['open_rate']:.2f} | {m['emotion_mae']:.3f} |")
+    lines.append(realism_table(results))
     lines.append(f"\nClosure: lip gap below {CLOSED_MM} mm at the centre of /p b m/; open-vowel "
                  f"rate: lip gap above {OPEN_MM} mm at the centre of open vowels.")
+    return "\n".join(lines)
+
+
+def realism_table(results: dict) -> str:
+    """Markdown: false closures per class, lip opening against the targets, lead; and per
+    speaker on the real splits."""
+    lines = []
+    cls = CONSONANT_CLASSES[1:] + ("silence",)
+    for split, by_model in results["splits"].items():
+        lines.append(f"\n**{split}**: realism (false closures = share of phone centres with "
+                     f"the lips shut)\n")
+        lines.append("| model | closure /p b m/ | false closures " + " / ".join(cls)
+                     + " | lip opening p95 (targets) mm | ratio | opening at open vowels / "
+                       "reduced / alveolar / velar (targets) mm | lead (ms) |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for name, m in by_model.items():
+            fc = " / ".join(f"{m['false_closure_by_class'].get(c, float('nan')):.2f}" for c in cls)
+            g, t = m["gap_by_class_mm"], m["target_gap_by_class_mm"]
+            op = " / ".join(f"{g.get(c, float('nan')):.1f} ({t.get(c, float('nan')):.1f})"
+                            for c in ("open vowel", "reduced vowel", "alveolar", "velar"))
+            lead = "–" if m["lead_ms"] is None else f"{m['lead_ms']:+.0f}"
+            lines.append(f"| {name} | {m['closure_rate']:.2f} | {fc} | {m['gap_p95_mm']:.1f} "
+                         f"({m['target_gap_p95_mm']:.1f}) | {m['gap_p95_ratio']:.2f} | {op} | {lead} |")
+        if "real" in split:
+            for name, m in by_model.items():
+                if not name.startswith(("shipped", "causal", "offline")):
+                    continue
+                lines.append(f"\n{name}, per speaker ({split}):\n")
+                lines.append("| speaker | sequences | closure (bilabials) | worst false-closure "
+                             "class | max consonant false closure | p95 ratio |")
+                lines.append("|---|---|---|---|---|---|")
+                for v, r in m["by_speaker"].items():
+                    w = r["worst_false_closure"]
+                    lines.append(f"| {v} | {r['sequences']} | {r['closure_rate']:.2f} "
+                                 f"({r['bilabials']}) | {w[0]} {w[1]:.2f} | "
+                                 f"{r['max_consonant_false_closure']:.2f} | {r['gap_p95_ratio']:.2f} |")
     return "\n".join(lines)
 
 

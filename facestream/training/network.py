@@ -54,6 +54,11 @@ class ModelConfig:
     # a calibrated classifier's p = 0.75 then shuts the lips fully (0 and 1: p itself).
     gate_lo: float = 0.0
     gate_hi: float = 1.0
+    # Opening calibration: the lip-opening weights (OPENING_SHAPES) are multiplied by this
+    # gain after the sigmoid, chosen after training on held-out speakers so the model's lip
+    # opening has its targets' spread (a model trained on squared error regresses to the
+    # mean under uncertain input and opens too little: `facestream calibrate`).
+    open_gain: float = 1.0
 
     def validate(self) -> None:
         for name in ("n_mels", "channels", "conv_layers", "conv_kernel", "gru_hidden",
@@ -62,6 +67,8 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.gate_lo < self.gate_hi <= 1.0:
             raise ValueError(f"ModelConfig needs 0 <= gate_lo < gate_hi <= 1, got {self.gate_lo}, {self.gate_hi}")
+        if not 0.5 <= self.open_gain <= 3.0:
+            raise ValueError(f"ModelConfig.open_gain must be in [0.5, 3], got {self.open_gain}")
         if self.offline and self.gru_hidden % 2:
             raise ValueError("an offline model splits gru_hidden over two directions: make it even")
         if self.lookahead < 0:
@@ -178,7 +185,8 @@ class StreamingFaceNet(nn.Module):
 
     def decode(self, out: torch.Tensor, gate_grad: bool = True) -> dict[str, torch.Tensor]:
         """`decode_outputs` with this model's closure gate."""
-        return decode_outputs(out, self.config.gate_lo, self.config.gate_hi, gate_grad)
+        return decode_outputs(out, self.config.gate_lo, self.config.gate_hi, gate_grad,
+                              self.config.open_gain)
 
 
 def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
@@ -208,8 +216,22 @@ def closure_gate(p: torch.Tensor, lo: float = 0.0, hi: float = 1.0) -> torch.Ten
     return ((p - lo) / (hi - lo)).clamp(0.0, 1.0)
 
 
+# The shapes that part the lips by their weight; `ModelConfig.open_gain` scales them.
+OPENING_SHAPES = ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
+                  "mouthUpperUpLeft", "mouthUpperUpRight")
+
+
+def open_lips(arkit: torch.Tensor, gain: float) -> torch.Tensor:
+    """... x K weights with the OPENING_SHAPES multiplied by `gain` (clipped at 1)."""
+    if gain == 1.0:
+        return arkit
+    g = torch.ones(vocab.NUM_ARKIT, device=arkit.device, dtype=arkit.dtype)
+    g[[vocab.ARKIT_INDEX[n] for n in OPENING_SHAPES]] = gain
+    return (arkit * g).clamp(max=1.0)
+
+
 def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0,
-                   gate_grad: bool = True) -> dict[str, torch.Tensor]:
+                   gate_grad: bool = True, open_gain: float = 1.0) -> dict[str, torch.Tensor]:
     """Raw network outputs B x N x OUT_DIM -> named, bounded parameters.
 
     arkit B x N x K in [0, 1], with the predicted lips-closed probability, through
@@ -217,10 +239,11 @@ def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0
     jawOpen (vocab.jaw_open_to_pose's definition) and whose yaw/roll are predicted; neck
     B x N x 3 radians; closure B x N (the probability). gate_grad=False keeps the face losses
     from training the closure output (training then fits it as a classifier only).
+    open_gain scales the lip-opening shapes before the closure is imposed (`open_lips`).
     """
     closure = torch.sigmoid(out[..., OUT_CLOSURE])
     gate = closure_gate(closure if gate_grad else closure.detach(), gate_lo, gate_hi)
-    arkit = close_lips(torch.sigmoid(out[..., OUT_ARKIT]), gate)
+    arkit = close_lips(open_lips(torch.sigmoid(out[..., OUT_ARKIT]), open_gain), gate)
     jaw = torch.tanh(out[..., OUT_JAW]) * JAW_RANGE
     pitch = arkit[..., vocab.ARKIT_INDEX["jawOpen"]:vocab.ARKIT_INDEX["jawOpen"] + 1] * vocab.JAW_OPEN_MAX_RAD
     return {"arkit": arkit, "jaw": torch.cat([pitch, jaw[..., 1:]], -1),
