@@ -82,7 +82,8 @@ def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
     assert rc == 0
     res = json.loads((out / "e.json").read_text())
     rows = res["splits"]["train"]
-    assert {"neutral face", "energy heuristic", "shipped model (L=1)"} <= set(rows) and len(rows) == 4
+    assert {"neutral face", "energy heuristic", "rig targets", "shipped model (L=1)"} <= set(rows)
+    assert len(rows) == 5 and rows["rig targets"]["LVE_1e-5m2"] == 0
     assert res["roles"]["neutral face"] == "baseline" and res["roles"]["shipped model (L=1)"] == "shipped"
     assert sorted(res["roles"].values()).count("sweep") == 1
     for m in rows.values():
@@ -103,6 +104,9 @@ def test_gate_choice_keeps_quality_and_open_vowels():
     assert choose(scores, ref, 1.15, 0.95, min_closure=0.75)["gate"] == [0.1, 0.3]  # lowest LVE...
     assert choose(scores, ref, 1.15, 0.95, min_closure=0.7)["gate"] == [0.2, 0.4]  # ...that reaches it
     assert choose(scores, ref, 1.15, 0.85, min_closure=0.9)["gate"] == [0.1, 0.2]
+    scores[3]["false_closure_by_class"] = {"velar": 0.4, "silence": 0.9}
+    scores[1]["false_closure_by_class"] = {"velar": 0.1, "silence": 0.9}
+    assert choose(scores, ref, 1.15, 0.85, min_closure=0.8, max_false=0.15)["gate"] == [0.1, 0.3]
 
 
 @pytest.mark.slow

@@ -60,12 +60,20 @@ def choose_gain(scores: list[dict]) -> dict:
     return min(scores, key=lambda s: abs(np.log(max(s["gap_p95_ratio"], 1e-6))))
 
 
+def max_false_closure(score: dict) -> float:
+    """The worst consonant class's false-closure rate of an aggregate() dict (0 if absent)."""
+    fc = score.get("false_closure_by_class") or {}
+    return max((v for c, v in fc.items() if c != "silence"), default=0.0)
+
+
 def choose(scores: list[dict], reference: dict, max_lve_ratio: float, min_open_rate: float,
-           min_closure: float = 1.01) -> dict:
+           min_closure: float = 1.01, max_false: float = 1.0) -> dict:
     """The gate with the lowest LVE among those closing at least min_closure of bilabials with
-    open vowels opened at min_open_rate; failing that, the most closures with LVE at most
-    max_lve_ratio x the reference's (the trained gate); failing that, the reference."""
-    opens = [s for s in scores if s["open_rate"] >= min_open_rate]
+    open vowels opened at min_open_rate and no consonant class shut at more than max_false
+    of its centres; failing that, the most closures with LVE at most max_lve_ratio x the
+    reference's (the trained gate) under the same two limits; failing that, the reference."""
+    opens = [s for s in scores if s["open_rate"] >= min_open_rate
+             and max_false_closure(s) <= max_false]
     reach = [s for s in opens if s["closure_rate"] >= min_closure]
     if reach:
         return min(reach, key=lambda s: s["LVE_1e-5m2"])
@@ -89,6 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--min-closure", type=float, default=0.9,
                     help="prefer the lowest-LVE gate closing at least this share of /p b m/ "
                          "(the project's target); 1.01 turns this off")
+    ap.add_argument("--max-false-closure", type=float, default=0.15,
+                    help="and shut the lips at no more than this share of any non-bilabial "
+                         "consonant class's centres")
     ap.add_argument("--json", help="write every gate's scores here")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-open-gain", dest="open_gain", action="store_false",
@@ -107,11 +118,13 @@ def main(argv=None) -> int:
     gates = [trained] + [(lo, round(lo + w, 3)) for lo in GRID_LO for w in GRID_WIDTH if lo + w <= 1.0]
     raws = [stream_raw(model, s) for s in seqs]
     scores = score_gates(model, seqs, gates, raws=raws)
-    best = choose(scores[1:], scores[0], args.max_lve_ratio, args.min_open_rate, args.min_closure)
+    best = choose(scores[1:], scores[0], args.max_lve_ratio, args.min_open_rate, args.min_closure,
+                  args.max_false_closure)
     for s in scores:
         mark = " <- chosen" if s is best else ""
         print(f"gate {s['gate'][0]:.2f}-{s['gate'][1]:.2f}: closure {s['closure_rate']:.3f}  "
-              f"LVE {s['LVE_1e-5m2']:.3f}  open {s['open_rate']:.3f}{mark}")
+              f"LVE {s['LVE_1e-5m2']:.3f}  open {s['open_rate']:.3f}  "
+              f"false closures {max_false_closure(s):.3f}{mark}")
     gain_scores = score_gates(model, seqs, [tuple(best["gate"])], gains=GRID_GAIN, raws=raws) \
         if args.open_gain else [best]
     tuned = choose_gain(gain_scores)
