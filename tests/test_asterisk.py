@@ -40,7 +40,7 @@ def test_unknown_language_or_voice_is_a_clear_error():
 
 def test_every_voice_names_its_licence():
     for v in asterisk.VOICES:
-        assert v.licence.startswith("CC-BY"), v
+        assert v.speaker, v
         assert v.attribution and v.package and v.text_package
         assert v.licence.split()[0] in asterisk.__doc__
 
@@ -89,4 +89,5 @@ def test_menardi_wav_is_resampled_to_16k():
 def test_other_languages_have_transcripts_when_installed():
     for v in asterisk.installed_voices():
         prompts = asterisk.list_prompts(voice=v.name)
-        assert len(prompts) > 400, v.name  # each voice ships ~500-600 prompts
+        # each core voice ships ~500-600 prompts; Armelle and es-co the older 1.2 set
+        assert len(prompts) > (250 if v.unpacked else 400), v.name

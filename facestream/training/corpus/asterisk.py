@@ -12,7 +12,11 @@ parentheses ("(ne m'appelez plus, jamais)") stay.
 
 Menardi's Italian voice ships no text: it reads its own translation of the same prompt ids, so
 it is given Carlo's Italian transcript (`Voice.text_package`) and its prompts must pass an
-aligner's confidence threshold before use (`ctc_align.py`).
+aligner's confidence threshold before use (`ctc_align.py`). The same holds for Armelle
+Desjardins (French, read against June's transcript) and July E. Jimenez (Colombian Spanish,
+read against Allison's Mexican Spanish transcript), whose 8 kHz GSM prompts use the same ids.
+Their packages conflict with the transcript packages (both claim "asterisk-prompt-fr/es"), so
+they are unpacked under DEBIAN_DATA_DIR rather than installed.
 
 LICENCES (from /usr/share/doc/<package>/copyright; attribute in the README and any release
 of data derived from them):
@@ -28,6 +32,10 @@ of data derived from them):
 | asterisk-ru-ivrvoice | asterisk-core-sounds-ru-g722    | Maxim Topal (ivrvoice.ru)          | CC-BY-3.0      |
 | asterisk-it-menardi  | asterisk-prompt-it-menardi-wav  | Marco Menardi and Paola Dal Zot    | CC-BY-SA-3.0   |
 |                      |                                 | (voip.ammdomus.it)                 | (Italy)        |
+| asterisk-fr-armelle  | asterisk-prompt-fr-armelle      | Armelle Desjardins; (c) 2006       | BSD-style:     |
+|                      |                                 | Michel Gutierrez (aclap.com)       | keep notice    |
+| asterisk-es-co       | asterisk-prompt-es-co           | July E. Jimenez; (c) 2006 Avatar   | GPL-2          |
+|                      |                                 | Ltda. (avatar.com.co)              |                |
 
 The transcripts come from asterisk-core-sounds-{en,es,fr,it,ru} under the same terms as their
 voice (the English source text is Digium's). Menardi's condition for attribution: show the end
@@ -48,6 +56,9 @@ import numpy as np
 from ... import vocab
 
 SOUNDS_DIR = Path("/usr/share/asterisk/sounds")
+# Where scripts/install_data_deps.sh unpacks the prompt packages that conflict with the
+# transcript packages (FACESTREAM_DEBIAN_DATA there).
+DEBIAN_DATA_DIR = Path("/opt/facestream/debian")
 DOC_DIR = Path("/usr/share/doc")
 
 
@@ -55,32 +66,53 @@ DOC_DIR = Path("/usr/share/doc")
 class Voice:
     name: str  # facestream's voice name, e.g. "asterisk-en-allison"
     language: str  # ISO 639-1
-    directory: str  # under SOUNDS_DIR
+    directory: str  # under SOUNDS_DIR, or under the unpacked package's sounds directory
     package: str  # the Debian package holding the audio
     text_package: str  # the Debian package holding core-sounds-<lang>.txt.gz
     licence: str
     attribution: str
     ext: str = "g722"  # audio file extension in `directory`
     own_text: bool = True  # False: the transcript is another speaker's translation
+    speaker: str = ""  # the person recorded: one speaker may lend several voices (Allison)
+    unpacked: bool = False  # unpacked under DEBIAN_DATA_DIR/<package>, not installed
+
+    @property
+    def root(self) -> Path:
+        """The directory holding this voice's prompts."""
+        if self.unpacked:
+            return DEBIAN_DATA_DIR / self.package / "usr/share/asterisk/sounds" / self.directory
+        return SOUNDS_DIR / self.directory
 
 
 VOICES: tuple[Voice, ...] = (
     Voice("asterisk-en-allison", "en", "en_US_f_Allison", "asterisk-core-sounds-en-g722",
-          "asterisk-core-sounds-en", "CC-BY-SA-3.0", "Allison Smith, Digium, Inc."),
+          "asterisk-core-sounds-en", "CC-BY-SA-3.0", "Allison Smith, Digium, Inc.",
+          speaker="allison-smith"),
     Voice("asterisk-es-allison", "es", "es_MX_f_Allison", "asterisk-core-sounds-es-g722",
-          "asterisk-core-sounds-es", "CC-BY-SA-3.0", "Allison Smith, Digium, Inc."),
+          "asterisk-core-sounds-es", "CC-BY-SA-3.0", "Allison Smith, Digium, Inc.",
+          speaker="allison-smith"),
     Voice("asterisk-fr-june", "fr", "fr_CA_f_June", "asterisk-core-sounds-fr-g722",
           "asterisk-core-sounds-fr", "CC-BY-SA-3.0",
-          "June Wallack; translation Clod Patry, Kristopher Lalletti, June Wallack"),
+          "June Wallack; translation Clod Patry, Kristopher Lalletti, June Wallack",
+          speaker="june-wallack"),
     Voice("asterisk-it-carlo", "it", "it_IT_m_Carlo", "asterisk-core-sounds-it-g722",
           "asterisk-core-sounds-it", "CC-BY-3.0",
-          "Carlo Flora; translation Silvia Petrin, segreterietelefoniche.it"),
+          "Carlo Flora; translation Silvia Petrin, segreterietelefoniche.it",
+          speaker="carlo-flora"),
     Voice("asterisk-ru-ivrvoice", "ru", "ru_RU_f_IvrvoiceRU", "asterisk-core-sounds-ru-g722",
-          "asterisk-core-sounds-ru", "CC-BY-3.0", "Maxim Topal, ivrvoice.ru"),
+          "asterisk-core-sounds-ru", "CC-BY-3.0", "Maxim Topal, ivrvoice.ru",
+          speaker="ivrvoice-ru"),
     Voice("asterisk-it-menardi", "it", "it_IT_f_Menardi", "asterisk-prompt-it-menardi-wav",
           "asterisk-core-sounds-it", "CC-BY-SA-3.0 (Italy)",
           "Marco Menardi and Paola Dal Zot, http://www.voip.ammdomus.it", ext="wav",
-          own_text=False),
+          own_text=False, speaker="menardi"),
+    Voice("asterisk-fr-armelle", "fr", "fr", "asterisk-prompt-fr-armelle",
+          "asterisk-core-sounds-fr", "BSD-style (Michel Gutierrez, 2006)",
+          "Armelle Desjardins (voice); copyright Michel Gutierrez, aclap.com", ext="gsm",
+          own_text=False, speaker="armelle-desjardins", unpacked=True),
+    Voice("asterisk-es-co", "es", "es", "asterisk-prompt-es-co", "asterisk-core-sounds-es",
+          "GPL-2", "July E. Jimenez (voice), Avatar Ltda., http://www.avatar.com.co/",
+          ext="gsm", own_text=False, speaker="july-jimenez", unpacked=True),
 )
 VOICE_BY_NAME: dict[str, Voice] = {v.name: v for v in VOICES}
 
@@ -92,6 +124,8 @@ class Prompt:
     language: str  # ISO 639-1
     path: Path  # the audio file
     text: str  # transcript, bracketed asides removed
+    source: str = "asterisk"  # the corpus source the recording belongs to
+    speaker: str = ""  # the person recorded (Voice.speaker)
 
 
 def parse_transcripts(lines) -> dict[str, str]:
@@ -141,7 +175,7 @@ def transcripts(language: str) -> dict[str, str]:
 
 def installed_voices() -> list[Voice]:
     """The voices whose audio directory and transcript file are both installed."""
-    return [v for v in VOICES if (SOUNDS_DIR / v.directory).is_dir() and transcripts(v.language)]
+    return [v for v in VOICES if v.root.is_dir() and transcripts(v.language)]
 
 
 def list_prompts(language: str | None = None, voice: str | None = None) -> list[Prompt]:
@@ -160,12 +194,13 @@ def list_prompts(language: str | None = None, voice: str | None = None) -> list[
     for v in installed_voices():
         if (language and v.language != language) or (voice and v.name != voice):
             continue
-        root = SOUNDS_DIR / v.directory
+        root = v.root
         texts = transcripts(v.language)
         for path in sorted(root.rglob(f"*.{v.ext}")):
             pid = path.relative_to(root).with_suffix("").as_posix()
             if pid in texts:
-                out.append(Prompt(pid, v.name, v.language, path, texts[pid]))
+                out.append(Prompt(pid, v.name, v.language, path, texts[pid],
+                                  speaker=v.speaker))
     return out
 
 
@@ -183,11 +218,12 @@ def ffmpeg_exe() -> str:
 
 
 def decode_audio(path: str | Path) -> np.ndarray:
-    """Any G.722 (raw, by extension) or ffmpeg-readable file -> S float32 mono at 16 kHz."""
+    """Any G.722 or GSM (raw, by extension) or ffmpeg-readable file -> S float32 mono, 16 kHz."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no audio file {path}")
-    fmt = ["-f", "g722"] if path.suffix == ".g722" else []
+    # raw codecs without a header: named, as short GSM files defeat ffmpeg's probing
+    fmt = ["-f", path.suffix[1:]] if path.suffix in (".g722", ".gsm") else []
     cmd = [ffmpeg_exe(), "-nostdin", "-loglevel", "error", *fmt, "-i", str(path),
            "-f", "f32le", "-ac", "1", "-ar", str(vocab.SAMPLE_RATE), "-"]
     res = subprocess.run(cmd, capture_output=True)

@@ -964,7 +964,11 @@ def align_prompts(prompts, aligner: Aligner | None = None, threshold: float | No
              "kept_minutes": 0.0}
         done = []
         for p in group:
-            audio, text = load_prompt(p)
+            try:
+                audio, text = load_prompt(p)
+            except (FileNotFoundError, RuntimeError):  # an undecodable file: lose the prompt
+                r["failed"] += 1
+                continue
             r["minutes"] += audio.size / vocab.SAMPLE_RATE / 60
             try:
                 words = phonemize(speakable(text), p.language)
