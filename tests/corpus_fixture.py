@@ -8,7 +8,7 @@ TINY_VOICES = ("mb-us1", "mb-us2", "flite-slt")
 
 def build_tiny(root, seed=0):
     from facestream.training.corpus.build import BuildConfig, build
-    cfg = BuildConfig(minutes_per_voice=0.12, voices=TINY_VOICES, asterisk=False, batch=3)
+    cfg = BuildConfig(minutes_per_voice=0.12, voices=TINY_VOICES, real_sources=(), batch=3)
     return build(root, cfg, seed=seed, workers=1, progress=False)
 
 

@@ -59,3 +59,31 @@ def test_same_seed_same_corpus_and_resume_skips_done_jobs(tiny_corpus, tmp_path)
     assert shard_hashes(again) == shard_hashes(tiny_corpus)
     rep = build_tiny(again)  # everything done: a resume runs nothing
     assert rep["jobs_run"] == 0 and len(completed_jobs(again)) == 3
+
+
+def test_held_out_real_speakers_never_reach_training(tmp_path):
+    """A build of two small real voices, one speaker held out: checked on the built corpus."""
+    import pytest
+
+    from facestream.training.corpus import debian_voices
+    from facestream.training.corpus.build import BuildConfig, build, plan_jobs
+    from facestream.training.corpus.store import read_manifest, speaker_of
+    pytest.importorskip("torch")
+    voices = ("ktuberling-it", "ktuberling-nl")
+    if not set(voices) <= set(debian_voices.installed_voices()):
+        pytest.skip("ktuberling-data not installed (make data-deps)")
+    with pytest.raises(ValueError, match="both"):
+        BuildConfig(test_real_speakers=("kde-nl",), val_real_speakers=("kde-nl",))
+    cfg = BuildConfig(engines=(), real_voices=voices, test_real_speakers=("kde-nl",),
+                      val_real_speakers=())
+    assert plan_jobs(cfg) == [("real", v) for v in voices]
+    rep = build(tmp_path, cfg, workers=1, progress=False)
+    assert not rep["errors"], rep["errors"]
+    m = read_manifest(tmp_path)
+    assert set(m["jobs"]) == {f"real.{v}" for v in voices}
+    assert m["config"]["test_real_speakers"] == ["kde-nl"]
+    c = Corpus(tmp_path)
+    assert {speaker_of(r) for r in c.select(split="train").records} == {"kde-it"}
+    held = c.select(split="test-real-speakers").records
+    assert held and {speaker_of(r) for r in held} == {"kde-nl"}
+    assert all(r["source"] == "ktuberling" and r["uid"].startswith("ktuberling/") for r in held)

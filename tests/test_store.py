@@ -7,8 +7,9 @@ import pytest
 from facestream import vocab
 from facestream.training.corpus import PhoneSeg, Targets, Utterance
 from facestream.training.corpus.store import (
-    Corpus, CorpusError, ShardWriter, assign_split, choose_held_out, completed_jobs,
-    init_corpus, job_seed, read_manifest,
+    Corpus, CorpusError, ShardWriter, assign_real_split, assign_split, choose_held_out,
+    completed_jobs, init_corpus, is_real, job_seed, read_manifest, real_speaker_split,
+    speaker_of,
 )
 from facestream.training.phonemes import INVENTORY, PHONE_INDEX
 
@@ -219,6 +220,45 @@ def test_split_policy():
     with pytest.raises(ValueError, match="at least two"):
         choose_held_out({"flite": ["flite-rms"]}, prompts, seed=0)
     assert json.loads(json.dumps(h.as_dict()))["voices"] == sorted(h.voices)
+
+
+def test_real_speech_is_split_by_speaker_and_selectable(tmp_path):
+    test, val = {"armelle-desjardins", "kde-de"}, {"menardi"}
+    assert assign_real_split("allison-smith", test, val) == "train"
+    assert assign_real_split("kde-de", test, val) == "test"
+    assert assign_real_split("menardi", test, val) == "val"
+    with pytest.raises(ValueError, match="both"):
+        assign_real_split("kde-de", test, {"kde-de"})
+    with pytest.raises(ValueError, match="speaker key"):
+        assign_real_split("", test, val)
+
+    init_corpus(tmp_path, {}, 0)
+    rng = np.random.default_rng(0)
+    rows = [  # voice, source, speaker, split (a real speaker's split is its speaker's)
+        ("asterisk-en-allison", "asterisk", "allison-smith"),
+        ("asterisk-es-allison", "asterisk", "allison-smith"),
+        ("asterisk-fr-armelle", "asterisk", "armelle-desjardins"),
+        ("klettres-de", "klettres", "kde-de"), ("asterisk-it-menardi", "asterisk", "menardi"),
+        ("mb-us2", "mbrola", None)]
+    with ShardWriter(tmp_path, "mixed") as w:
+        for i, (voice, src, speaker) in enumerate(rows):
+            u, t = make_pair(rng, f"u{i}", voice=voice, source=src, seconds=0.3)
+            if speaker:
+                u.meta["speaker"] = speaker
+            w.add(u, t, assign_real_split(speaker, test, val) if speaker else "test")
+    c = Corpus(tmp_path)
+    held = c.select(split="test-real-speakers")
+    assert {r["voice"] for r in held.records} == {"asterisk-fr-armelle", "klettres-de"}
+    assert {r["voice"] for r in c.select(split="val-real-speakers").records} == \
+        {"asterisk-it-menardi"}
+    # the synthetic held-out voice stays in plain 'test', not in the real speakers' split
+    assert "mb-us2" in {r["voice"] for r in c.select(split="test").records}
+    assert [real_speaker_split(r) for r in c.records] == \
+        [None, None, "test-real-speakers", "test-real-speakers", "val-real-speakers", None]
+    assert [is_real(r) for r in c.records] == [True] * 5 + [False]
+    assert speaker_of(c.records[1]) == "allison-smith" and speaker_of(c.records[5]) == "mb-us2"
+    trained = {speaker_of(r) for r in c.select(split="train").records}
+    assert trained == {"allison-smith"} and not trained & (test | val)
 
 
 def test_shards_are_plain_npz_with_aligned_arrays(tmp_path):

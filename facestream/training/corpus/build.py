@@ -3,12 +3,19 @@
     make data-deps && facestream data build -o build/corpus            # ~10 h, 79 voices
     facestream data build -o build/tiny --minutes-per-voice 0.3 --voices mb-us1,flite-slt
 
-One job per voice (and one per Asterisk language): each job synthesises sentences in the
-voice's language until it has `minutes_per_voice` of speech, varying rate, pitch, voice
-quality and loudness, and turns each utterance into targets with a speaker style drawn once
-per voice (`rig.ArticulationStyle.sample`) and a random emotion track. Jobs run in worker
-processes, write their own shards and are recorded in the manifest when done, so a killed
-build resumes where it stopped and the same seed gives the same corpus.
+One job per voice: a synthetic voice's job synthesises sentences in the voice's language
+until it has `minutes_per_voice` of speech, varying rate, pitch, voice quality and loudness; a
+real voice's job (Asterisk prompts, KLettres letters and syllables, KTuberling words) aligns
+its recordings and keeps those that pass the aligner's confidence test (`_align`). Each
+utterance becomes targets with a speaker style drawn once per voice, or once per person for
+real speech (`rig.ArticulationStyle.sample`), and a random emotion track.
+
+Real speech is split by speaker, never by sentence: the speakers in `test_real_speakers` are
+never trained on ('test', selected as 'test-real-speakers', see store.REAL_SPEAKER_SPLITS),
+those in `val_real_speakers` calibrate ('val'), every other real speaker is all 'train'.
+
+Jobs run in worker processes, write their own shards and are recorded in the manifest when
+done, so a killed build resumes where it stopped and the same seed gives the same corpus.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
+from .store import REAL_SOURCES
 from .types import Utterance
 
 
@@ -31,10 +39,15 @@ class BuildConfig:
     minutes_per_voice: float = 8.0  # synthetic speech per voice
     voices: tuple[str, ...] = ()  # restrict to these voice names (empty: every usable voice)
     engines: tuple[str, ...] = ("mbrola", "flite", "festival")
-    asterisk: bool = True  # include the real Asterisk prompts (aligned)
+    real_sources: tuple[str, ...] = REAL_SOURCES  # recorded human speech to align and include
+    real_voices: tuple[str, ...] = ()  # restrict real speech to these voices (empty: all)
     held_out_voices: tuple[str, ...] = ("mb-us2", "flite-awb")  # never in training ('test')
     held_out_sentence_fraction: float = 0.1  # of each language's sentences ('val')
-    held_out_prompt_fraction: float = 0.1  # of the Asterisk prompts ('test')
+    # Whole real speakers (a person, whatever voices they lend: store.speaker_of) never
+    # trained on: 'test' ('test-real-speakers'), and 'val' for calibrating ('val-real-speakers').
+    test_real_speakers: tuple[str, ...] = ("armelle-desjardins", "july-jimenez", "kde-de",
+                                           "kde-nl")
+    val_real_speakers: tuple[str, ...] = ("menardi", "kde-cs", "kde-pt-br")
     rate: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor range
     pitch: tuple[float, float] = (0.85, 1.2)  # pitch factor range
     quality: tuple[float, float] = (0.92, 1.08)  # MBROLA voice-quality (formant) factor range
@@ -42,6 +55,15 @@ class BuildConfig:
     batch: int = 4  # sentences per engine call (one prosody setting each)
     drop_missing_diphones: bool = True  # drop utterances MBROLA rendered with gaps
     shard_minutes: float = 10.0
+
+    def __post_init__(self):
+        unknown = set(self.real_sources) - set(REAL_SOURCES)
+        if unknown:
+            raise ValueError(f"real_sources {sorted(unknown)}: expected among {REAL_SOURCES}")
+        both = set(self.test_real_speakers) & set(self.val_real_speakers)
+        if both:
+            raise ValueError(f"speakers {sorted(both)} are in both test_real_speakers and "
+                             "val_real_speakers: hold each speaker out for one purpose")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,37 +130,107 @@ def voice_job(root: str, voice_name: str, cfg: BuildConfig, seed: int) -> dict:
     return {"job": job_id, "seconds": got_s, "utterances": n_utts, "dropped": dropped}
 
 
-def asterisk_job(root: str, language: str, cfg: BuildConfig, seed: int) -> dict:
-    """Align one language's Asterisk prompts and store the confident ones."""
-    from . import asterisk, expressive, rig
+def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
+    """Align one real voice's recordings and store the confident ones, split by speaker."""
+    from . import expressive, rig
 
-    job_id = f"asterisk.{language}"
+    job_id = f"real.{voice}"
     rng = np.random.default_rng(store.job_seed(seed, job_id))
-    prompts = asterisk.list_prompts(language=language)
-    utts, rejected = _align_language(language, prompts)
-    style = rig.ArticulationStyle.sample(rng)
+    prompts = real_prompts(voice)
+    if not prompts:
+        raise ValueError(f"real voice {voice!r} has no installed recordings (make data-deps)")
+    speaker = prompts[0].speaker
+    split = store.assign_real_split(speaker, cfg.test_real_speakers, cfg.val_real_speakers)
+    utts, rejected = _align(prompts)
+    # one style per person, so a speaker lending two voices (Allison) articulates alike
+    style = rig.ArticulationStyle.sample(
+        np.random.default_rng(store.job_seed(seed, f"speaker.{speaker}")))
     got_s = 0.0
     with store.ShardWriter(root, job_id, shard_minutes=cfg.shard_minutes) as writer:
         for utt in utts:
-            sid = utt.uid  # asterisk/VOICE/LANG/PROMPT_ID
-            held = sentence_held_out("asterisk", int.from_bytes(
-                hashlib.sha256(sid.encode()).digest()[:4], "little"), cfg.held_out_prompt_fraction)
-            split = "test" if held else "train"
+            utt.meta["sentence_id"] = utt.uid  # SOURCE/VOICE/LANG/ID
             targets = expressive.make_targets(utt, rng, style=style)
-            utt.meta["sentence_id"] = sid
             writer.add(utt, targets, split)
             got_s += utt.duration
-    return {"job": job_id, "seconds": got_s, "utterances": len(utts), "dropped": rejected}
+    return {"job": job_id, "seconds": got_s, "utterances": len(utts), "dropped": rejected,
+            "speaker": speaker, "split": split}
 
 
-def _align_language(language: str, prompts) -> tuple[list[Utterance], int]:
-    """English through pocketsphinx, other languages through our CTC aligner."""
-    if language == "en":
+def real_prompts(voice: str) -> list:
+    """The recordings of one real voice, with transcripts (asterisk.Prompt records)."""
+    from . import asterisk, debian_voices
+    if voice in asterisk.VOICE_BY_NAME:
+        return asterisk.list_prompts(voice=voice)
+    return debian_voices.list_prompts(voice=voice)
+
+
+def real_voices(sources=REAL_SOURCES) -> list[str]:
+    """The installed real voices of `sources`, sorted."""
+    from . import asterisk, debian_voices
+    names = [v.name for v in asterisk.installed_voices()] if "asterisk" in sources else []
+    names += [v for v in debian_voices.installed_voices()
+              if debian_voices.voices()[v][0] in sources]
+    return sorted(names)
+
+
+def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
+               cfg: BuildConfig | None = None) -> list[dict]:
+    """Per real voice: source, voice, speaker, language, recordings, kept, minutes (kept) and
+    split. From a built corpus when `corpus_root` is given (recordings unknown: None), else by
+    aligning the installed recordings of `voices` (default all) as a build would, with the
+    split `cfg` (default BuildConfig()) assigns."""
+    cfg = cfg or BuildConfig()
+    rows = []
+    if corpus_root is not None:
+        corpus = store.Corpus(corpus_root)
+        groups: dict[str, list] = {}
+        for rec, secs in zip(corpus.records, corpus.durations):
+            if store.is_real(rec) and (not voices or rec["voice"] in voices):
+                groups.setdefault(rec["voice"], []).append((rec, secs))
+        for voice, items in sorted(groups.items()):
+            rec = items[0][0]
+            rows.append({"source": rec["source"], "voice": voice,
+                         "speaker": store.speaker_of(rec), "language": rec["language"],
+                         "recordings": None, "kept": len(items),
+                         "minutes": round(sum(s for _, s in items) / 60, 2),
+                         "split": rec["split"]})
+        return rows
+    for voice in voices or real_voices(cfg.real_sources):
+        prompts = real_prompts(voice)
+        if not prompts:
+            continue
+        utts, _ = _align(prompts)
+        p = prompts[0]
+        rows.append({"source": p.source, "voice": voice, "speaker": p.speaker,
+                     "language": p.language, "recordings": len(prompts), "kept": len(utts),
+                     "minutes": round(sum(u.duration for u in utts) / 60, 2),
+                     "split": store.assign_real_split(p.speaker, cfg.test_real_speakers,
+                                                      cfg.val_real_speakers)})
+    return rows
+
+
+def _align(prompts) -> tuple[list[Utterance], int]:
+    """Align recordings, keeping the confident ones -> (utterances, number rejected).
+
+    English goes through pocketsphinx (it keeps every recording whose words are all in its
+    dictionary), other languages through our CTC aligner, which keeps a recording only when
+    its transcript beats 20 other transcripts of the same voice on its own audio. Both
+    aligners name utterances "asterisk/VOICE/LANG/ID": each is renamed after its
+    recording's source and given its speaker."""
+    by_uid = {f"asterisk/{p.voice}/{p.language}/{p.id}": p for p in prompts}
+    english = [p for p in prompts if p.language == "en"]
+    other = [p for p in prompts if p.language != "en"]
+    utts: list[Utterance] = []
+    if english:
         from .align_sphinx import align_prompts
-        utts, _ = align_prompts(prompts)
-        return utts, len(prompts) - len(utts)
-    from .ctc_align import align_prompts as ctc_align_prompts
-    utts = list(ctc_align_prompts(prompts))
+        utts += align_prompts(english)[0]
+    if other:
+        from .ctc_align import align_prompts as ctc_align_prompts
+        utts += ctc_align_prompts(other)
+    for u in utts:
+        p = by_uid[u.uid]
+        u.uid, u.source = f"{p.source}/{p.voice}/{p.language}/{p.id}", p.source
+        u.meta["speaker"] = p.speaker
     return utts, len(prompts) - len(utts)
 
 
@@ -146,7 +238,8 @@ def _run(args):
     kind, root, name, cfg, seed = args
     t = time.perf_counter()
     try:
-        rep = voice_job(root, name, cfg, seed) if kind == "voice" else asterisk_job(root, name, cfg, seed)
+        job = voice_job if kind == "voice" else real_job
+        rep = job(root, name, cfg, seed)
     except Exception as e:  # one broken voice must not kill a one-hour build
         return {"job": f"{kind}.{name}", "error": f"{type(e).__name__}: {e}"}
     rep["wall_s"] = time.perf_counter() - t
@@ -157,7 +250,8 @@ def plan_jobs(cfg: BuildConfig) -> list[tuple[str, str]]:
     """(kind, name) for every job of this config, in a stable order."""
     from . import synth
 
-    names = [v.name for v in synth.list_voices(check=True) if v.engine in cfg.engines]
+    names = ([v.name for v in synth.list_voices(check=True) if v.engine in cfg.engines]
+             if cfg.engines else [])
     if cfg.voices:
         unknown = set(cfg.voices) - set(names)
         if unknown:
@@ -165,11 +259,14 @@ def plan_jobs(cfg: BuildConfig) -> list[tuple[str, str]]:
                              "(run `make data-deps`; `facestream data voices` lists them)")
         names = [n for n in names if n in cfg.voices]
     jobs = [("voice", n) for n in sorted(names)]
-    if cfg.asterisk:
-        from . import asterisk
-        langs = sorted({p.language for p in asterisk.list_prompts()})
-        jobs += [("asterisk", lang) for lang in langs]
-    return jobs
+    real = real_voices(cfg.real_sources) if cfg.real_sources else []
+    if cfg.real_voices:
+        unknown = set(cfg.real_voices) - set(real)
+        if unknown:
+            raise ValueError(f"real voices not installed or not in real_sources: "
+                             f"{sorted(unknown)} (run `make data-deps`)")
+        real = [n for n in real if n in cfg.real_voices]
+    return jobs + [("real", n) for n in real]
 
 
 def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, workers: int = 0,
@@ -184,8 +281,8 @@ def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, worke
     t0 = time.perf_counter()
     reports = []
     args = [(kind, root, name, cfg, seed) for kind, name in jobs]
-    # Asterisk jobs (alignment, slower) first so they overlap with the many voice jobs.
-    args.sort(key=lambda a: a[0] != "asterisk")
+    # Real-speech jobs (alignment, slower) first so they overlap with the many voice jobs.
+    args.sort(key=lambda a: a[0] != "real")
     if workers == 1:
         results = map(_run, args)
     else:

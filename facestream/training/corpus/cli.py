@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
     b.add_argument("--minutes-per-voice", type=float, default=8.0)
     b.add_argument("--voices", default="", help="comma-separated voice names (default: all usable)")
     b.add_argument("--engines", default="mbrola,flite,festival")
-    b.add_argument("--no-asterisk", action="store_true", help="leave out the real Asterisk prompts")
+    b.add_argument("--no-real", action="store_true",
+                   help="leave out recorded human speech (Asterisk, KLettres, KTuberling)")
+    b.add_argument("--no-asterisk", action="store_true", help="leave out the Asterisk prompts")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     b.set_defaults(func=_build)
@@ -30,15 +32,24 @@ def add_parser(sub) -> None:
     v = dsub.add_parser("voices", help="list the installed voices and whether each is usable")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_voices)
+    r = dsub.add_parser("real", help="real speakers, languages and minutes kept per voice "
+                                     "(from a built corpus, or by aligning the recordings)")
+    r.add_argument("corpus", nargs="?", default=None,
+                   help="a built corpus to tabulate (default: align the installed recordings)")
+    r.add_argument("--voices", default="", help="comma-separated real voices (default: all)")
+    r.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    r.set_defaults(func=_real)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 
 def _build(args) -> int:
     from .build import BuildConfig, build
+    from .store import REAL_SOURCES
     cfg = BuildConfig(minutes_per_voice=args.minutes_per_voice,
                       voices=tuple(v for v in args.voices.split(",") if v),
                       engines=tuple(e for e in args.engines.split(",") if e),
-                      asterisk=not args.no_asterisk)
+                      real_sources=() if args.no_real else tuple(
+                          s for s in REAL_SOURCES if not (args.no_asterisk and s == "asterisk")))
     rep = build(args.out, cfg, seed=args.seed, workers=args.workers)
     print(json.dumps({k: v for k, v in rep.items() if k != "reports"}, indent=1))
     from .inspect import format_stats
@@ -75,4 +86,26 @@ def _voices(args) -> int:
             print(f"{r['name']:22s} {r['engine']:9s} {r['language']:4s} "
                   f"{'ok' if r['usable'] else 'unusable: ' + r['reason']}")
         print(f"{sum(r['usable'] for r in rows)} of {len(rows)} voices usable", file=sys.stderr)
+    return 0
+
+
+def _real(args) -> int:
+    from .build import BuildConfig, real_table
+    voices = tuple(v for v in args.voices.split(",") if v)
+    rows = real_table(args.corpus, voices, BuildConfig())
+    print("| source | voice | speaker | language | recordings | kept | minutes kept | split |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['source']} | {r['voice']} | {r['speaker']} | {r['language']} | "
+              f"{r['recordings'] if r['recordings'] is not None else '-'} | {r['kept']} | "
+              f"{r['minutes']:.2f} | {r['split']} |")
+    by_split: dict[str, set] = {}
+    for r in rows:
+        by_split.setdefault(r["split"], set()).add(r["speaker"])
+    for split, speakers in sorted(by_split.items()):
+        mins = sum(r["minutes"] for r in rows if r["split"] == split)
+        print(f"{split}: {len(speakers)} speakers ({', '.join(sorted(speakers))}), "
+              f"{mins:.1f} min", file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0

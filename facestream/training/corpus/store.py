@@ -35,7 +35,10 @@ vocab.INTERNAL_FPS, P = their phone segments, all concatenated in utterance orde
     meta           uint8         UTF-8 JSON: {"format", "version", "job", "utterances":
                                  [{uid, source, voice, language, text, meta, split}, ...]}
 
-Splits hold out by voice AND by sentence (`assign_split`, `choose_held_out`).
+Splits hold out synthetic speech by voice AND by sentence (`assign_split`,
+`choose_held_out`), and real speech by speaker only (`assign_real_split`): a real speaker is
+wholly 'train', 'test' or 'val'. The held-out real speakers are selected by the derived split
+names in REAL_SPEAKER_SPLITS: `Corpus(root).select(split="test-real-speakers")`.
 """
 from __future__ import annotations
 
@@ -65,6 +68,10 @@ VERSION = 1
 MANIFEST = "manifest.json"
 SHARD_DIR = "shards"
 SPLITS: tuple[str, ...] = ("train", "val", "test")
+# Sources of recorded human speech (the rest is synthetic, with exact phone timing).
+REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling")
+# Derived split names: the real speech of the speakers held out whole -> the stored split.
+REAL_SPEAKER_SPLITS: dict[str, str] = {"test-real-speakers": "test", "val-real-speakers": "val"}
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so equal content gives equal bytes
 _ALIGN = 64  # bytes: where each array's data starts in a shard
@@ -92,6 +99,42 @@ def assign_split(voice: str, sentence_id: str, held_out_voices: Iterable[str],
     if sentence_id in held_out_sentence_ids:
         return "val"
     return "train"
+
+
+def assign_real_split(speaker: str, test_speakers: Iterable[str],
+                      val_speakers: Iterable[str]) -> str:
+    """'train' | 'val' | 'test' for every utterance of one real speaker.
+
+    Policy: real speech is held out by speaker, never by sentence. A speaker in
+    `test_speakers` is never trained on ('test'); one in `val_speakers` calibrates ('val');
+    any other speaker is entirely 'train'. The key is the person (`speaker_of`), not the
+    voice: a person recorded in two languages is held out in both."""
+    if not speaker:
+        raise ValueError("real speech needs a speaker key (Prompt.speaker) to be split by "
+                         "speaker")
+    test, val = set(test_speakers), set(val_speakers)
+    if speaker in test and speaker in val:
+        raise ValueError(f"speaker {speaker!r} is held out for both test and val: choose one")
+    return "test" if speaker in test else "val" if speaker in val else "train"
+
+
+def is_real(record: Mapping) -> bool:
+    """Whether a corpus record (`Corpus.records`) is recorded human speech."""
+    return record["source"] in REAL_SOURCES
+
+
+def speaker_of(record: Mapping) -> str:
+    """The person speaking a record: meta["speaker"] for real speech, else the voice."""
+    return record.get("meta", {}).get("speaker") or record["voice"]
+
+
+def real_speaker_split(record: Mapping) -> str | None:
+    """'test-real-speakers' | 'val-real-speakers' for a held-out real speaker's record, else
+    None (synthetic speech, or a real speaker trained on)."""
+    if not is_real(record):
+        return None
+    return next((name for name, split in REAL_SPEAKER_SPLITS.items()
+                 if record["split"] == split), None)
 
 
 @dataclass(frozen=True)
@@ -505,15 +548,24 @@ class Corpus:
                voice: str | Iterable[str] | None = None,
                language: str | Iterable[str] | None = None,
                where: Callable[[dict], bool] | None = None) -> "Corpus":
-        """A view of the utterances matching every given filter (each a value or several)."""
+        """A view of the utterances matching every given filter (each a value or several).
+
+        split: SPLITS, or a name in REAL_SPEAKER_SPLITS ("test-real-speakers": the real
+        speech of the speakers never trained on)."""
         wanted = {k: ({v} if isinstance(v, str) else set(v)) for k, v in
                   (("split", split), ("source", source), ("voice", voice),
                    ("language", language)) if v is not None}
-        if "split" in wanted and wanted["split"] - set(SPLITS):
-            raise ValueError(f"split {sorted(wanted['split'])}: expected among {SPLITS}")
+        splits = wanted.pop("split", None)
+        if splits is not None and splits - set(SPLITS) - set(REAL_SPEAKER_SPLITS):
+            raise ValueError(f"split {sorted(splits)}: expected among "
+                             f"{SPLITS + tuple(REAL_SPEAKER_SPLITS)}")
+
+        def split_ok(r: dict) -> bool:
+            return splits is None or r["split"] in splits or real_speaker_split(r) in splits
+
         keep = [i for i in self._sel
                 if all(self._all[i][k] in vals for k, vals in wanted.items())
-                and (where is None or where(self._all[i]))]
+                and split_ok(self._all[i]) and (where is None or where(self._all[i]))]
         view = object.__new__(Corpus)
         view.__dict__.update(self.__dict__)
         view._cache = collections.OrderedDict()
