@@ -7,7 +7,8 @@ context). The window gets a draw, never a blit: a blit into it is GL_INVALID_OPE
 copies nothing, when its depth format differs from ours (moderngl blits colour and depth; seen
 under Xvfb/llvmpipe), when the window is multisampled, or when a multisampled source and the
 window differ in size (HiDPI, resizes). Vertices change every frame (normals are recomputed on
-the CPU); faces and materials upload once.
+the CPU); faces, materials and the per-vertex numbers the brows, lashes and neck fade are
+painted from (features.py) upload once.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.head import MATERIALS, Head
+from .features import feature_attributes
 
 # Base colours (linear-ish RGB) and specular strength of each material in MATERIALS order.
 MATERIAL_COLOURS = {
@@ -30,6 +32,9 @@ MATERIAL_COLOURS = {
     "mouth": ((0.35, 0.12, 0.12), 0.1),
 }
 
+BROW_COLOUR = (0.16, 0.10, 0.07)  # dark brown hair
+LASH_COLOUR = (0.05, 0.04, 0.04)
+
 PORTRAIT_CROP = 0.14  # of the head's height, from the bottom (the neck's cut edge)
 
 log = logging.getLogger(__name__)
@@ -41,47 +46,74 @@ uniform mat4 model;
 in vec3 in_pos;
 in vec3 in_normal;
 in vec4 in_colour;
+in vec4 in_feature;
 out vec3 v_pos;
 out vec3 v_normal;
 out vec4 v_colour;
+out vec4 v_feature;
 void main() {
     v_pos = (model * vec4(in_pos, 1.0)).xyz;
     v_normal = mat3(model) * in_normal;
     v_colour = in_colour;
+    v_feature = in_feature;
     gl_Position = mvp * vec4(in_pos, 1.0);
 }
 """
 
 # A key light from upper left, a cool fill from the right, a rim from behind; Blinn-Phong,
-# a little wrap on the diffuse term so the skin does not look like plastic.
+# a little wrap on the diffuse term so the skin does not look like plastic. Brows, lashes and
+# the neck's fade come from v_feature (features.py): (brow_u, brow_v, lash, fade).
 _FRAGMENT = """
 #version 330
 uniform vec3 eye;
+uniform vec3 background;
+uniform vec3 brow_colour;
+uniform vec3 lash_colour;
 in vec3 v_pos;
 in vec3 v_normal;
 in vec4 v_colour;
+in vec4 v_feature;
 out vec4 f_colour;
-vec3 light(vec3 n, vec3 v, vec3 dir, vec3 col, float spec) {
+vec3 light(vec3 n, vec3 v, vec3 dir, vec3 col, vec3 albedo, float spec) {
     vec3 l = normalize(dir);
     float wrap = 0.25;
     float d = max((dot(n, l) + wrap) / (1.0 + wrap), 0.0);
     vec3 h = normalize(l + v);
     float s = pow(max(dot(n, h), 0.0), 40.0) * spec;
-    return col * (d * v_colour.rgb + vec3(s) * 0.35);
+    return col * (d * albedo + vec3(s) * 0.35);
+}
+float brow(float u, float v) {
+    float k = u * 30.0 - v * 1.6;  // along the hairs' slant
+    float edge = clamp(fwidth(v), 0.02, 0.3);  // derivatives before the branch below
+    float fine = clamp(1.0 - 2.0 * fwidth(k), 0.0, 1.0);
+    if (abs(v) > 1.5 || u < -0.1 || u > 1.1) return 0.0;  // most of the face: no brow
+    float along = smoothstep(-0.05, 0.10, u) * (1.0 - smoothstep(0.86, 1.0, u));
+    float across = 1.0 - smoothstep(0.7, 1.0 + edge, abs(v));
+    // hairs: strands slanting up and out from the brow's head, each a little lighter or
+    // darker than the next (only where a pixel is finer than a strand), sparser at the top
+    float shade = fract(sin(floor(k) * 12.9898) * 43758.5453);
+    float strand = (0.72 + 0.28 * shade) * (0.8 + 0.2 * sin(3.1416 * fract(k)));
+    float top = 1.0 - 0.25 * clamp(v, 0.0, 1.0);
+    return clamp(along * across * mix(0.88, strand, fine) * top, 0.0, 1.0);
 }
 void main() {
     vec3 n = normalize(v_normal);
     vec3 v = normalize(eye - v_pos);
     if (dot(n, v) < 0.0) n = -n;
-    vec3 c = 0.10 * v_colour.rgb;
-    c += light(n, v, vec3(-0.6, 0.7, 0.9), vec3(1.00, 0.96, 0.90), v_colour.a);
-    c += light(n, v, vec3(0.8, 0.1, 0.6), vec3(0.30, 0.34, 0.42), v_colour.a);
+    float b = brow(v_feature.x, v_feature.y);
+    float lw = max(fwidth(v_feature.z), 0.01);
+    float l = smoothstep(0.80 - lw, 0.92 + lw, v_feature.z);
+    vec3 albedo = mix(mix(v_colour.rgb, brow_colour, b), lash_colour, l);
+    float spec = mix(v_colour.a, 0.15, max(b, l));
+    vec3 c = 0.10 * albedo;
+    c += light(n, v, vec3(-0.6, 0.7, 0.9), vec3(1.00, 0.96, 0.90), albedo, spec);
+    c += light(n, v, vec3(0.8, 0.1, 0.6), vec3(0.30, 0.34, 0.42), albedo, spec);
     float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0);
     c += rim * vec3(0.25, 0.27, 0.32);
-    f_colour = vec4(pow(c, vec3(1.0 / 1.8)), 1.0);
+    vec3 shown = pow(c, vec3(1.0 / 1.8));
+    f_colour = vec4(mix(shown, background, smoothstep(0.0, 1.0, v_feature.w)), 1.0);
 }
 """
-
 
 # The resolved image over the whole viewport: one triangle that covers it, uv from position.
 _BLIT_VERTEX = """
@@ -218,10 +250,14 @@ class Renderer:
         self.vbo_pos = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_nrm = ctx.buffer(reserve=n * 12, dynamic=True)
         self.vbo_col = ctx.buffer(table[mats].tobytes())
+        self.vbo_feat = ctx.buffer(feature_attributes(head).tobytes())
         self.ibo = ctx.buffer(self.faces.tobytes())
         self.vao = ctx.vertex_array(self.prog, [(self.vbo_pos, "3f", "in_pos"),
                                                 (self.vbo_nrm, "3f", "in_normal"),
-                                                (self.vbo_col, "4f", "in_colour")], self.ibo)
+                                                (self.vbo_col, "4f", "in_colour"),
+                                                (self.vbo_feat, "4f", "in_feature")], self.ibo)
+        self.prog["brow_colour"].value = BROW_COLOUR
+        self.prog["lash_colour"].value = LASH_COLOUR
         self.blit_prog = ctx.program(vertex_shader=_BLIT_VERTEX, fragment_shader=_BLIT_FRAGMENT)
         self.blit_vao = ctx.vertex_array(self.blit_prog, [])
         self.samples = min(int(samples), ctx.max_samples)
@@ -270,6 +306,7 @@ class Renderer:
         self.prog["mvp"].write(mvp.T.copy().tobytes())
         self.prog["model"].write(np.eye(4, dtype=np.float32).tobytes())
         self.prog["eye"].value = tuple(float(x) for x in eye)
+        self.prog["background"].value = tuple(float(c) for c in self.background)
         self.ctx.disable(moderngl.BLEND | moderngl.CULL_FACE)
         self.ctx.enable(moderngl.DEPTH_TEST)
         fbo.clear(*self.background, 1.0)
@@ -316,6 +353,6 @@ class Renderer:
 
     def release(self) -> None:
         self._release_framebuffers()
-        for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.ibo, self.prog,
-                    self.blit_vao, self.blit_prog):
+        for obj in (self.vao, self.vbo_pos, self.vbo_nrm, self.vbo_col, self.vbo_feat, self.ibo,
+                    self.prog, self.blit_vao, self.blit_prog):
             obj.release()
