@@ -78,21 +78,29 @@ class Sequence:
 
 
 def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> list[Sequence]:
-    from .corpus.store import Corpus
+    """Held-out sequences of `splits`, each labelled by what it holds out: synthetic speech
+    keeps its split's name ("test": unseen synthetic voices, "val": unseen sentences); real
+    speech of a held-out speaker is "test-real-speakers" / "val-real-speakers" (never
+    trained on: store.REAL_SPEAKER_SPLITS), real speech of a trained speaker "SPLIT-real".
+    A name of REAL_SPEAKER_SPLITS selects only that real speech. `limit`: at most this
+    many sequences per label, spread evenly, so a limit never leaves out the real voices."""
+    from .corpus.store import REAL_SPEAKER_SPLITS, Corpus, is_real, real_speaker_split, speaker_of
     out = []
     corpus = Corpus(corpus_root)
     for split in splits:
-        # Real (Asterisk) and synthetic speech are sampled separately, so a limit never
-        # leaves out the real held-out voice.
-        for real in (False, True):
-            view = corpus.select(split=split, where=lambda r, real=real: (r["source"] == "asterisk") == real)
+        parts = [(True, split)] if split in REAL_SPEAKER_SPLITS else [(False, split), (True, split)]
+        for real, name in parts:
+            view = corpus.select(split=name, where=lambda r, real=real: is_real(r) == real)
+            recs = view.records
             n = len(view) if not limit else min(limit, len(view))
             for i in np.linspace(0, len(view) - 1, n).astype(int) if n else []:
+                rec = recs[int(i)]
+                label = (real_speaker_split(rec) or f"{rec['split']}-real") if real else name
                 utt, tg = view[int(i)]
-                out.append(Sequence(utt.uid, f"{split}-real" if real else split, utt.audio,
+                out.append(Sequence(utt.uid, label, utt.audio,
                                     tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
                                     tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
-                                    utt.phones, utt.voice))
+                                    utt.phones, speaker_of(rec)))
     return out
 
 
