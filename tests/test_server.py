@@ -318,6 +318,15 @@ def test_status_metrics_and_static_routes(server, engine):
     assert (v, f) == (engine.head.num_vertices, engine.head.faces.shape[0])
     tmpl = np.frombuffer(data, "<f4", v * 3, 4 + n).reshape(v, 3)
     np.testing.assert_array_equal(tmpl, engine.head.template)
+    # the brows, lashes and neck fade: the renderer's own numbers, code and colours
+    from facestream.viewer import features
+    feat = np.frombuffer(data, "<f4", v * 4, len(data) - v * 16).reshape(v, 4)
+    np.testing.assert_array_equal(feat, features.feature_attributes(engine.head))
+    assert len(data) == 4 + n + v * 12 + f * 12 + -(-v // 4) * 4 + v * 16
+    assert meta["features"] == {"names": list(features.FEATURE_NAMES),
+                                "glsl": features.FEATURE_GLSL,
+                                "brow_colour": list(features.BROW_COLOUR),
+                                "lash_colour": list(features.LASH_COLOUR)}
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/static/../app.py", timeout=10)
 

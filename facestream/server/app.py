@@ -7,7 +7,7 @@ in `process_request`, before the handshake completes: a request that fails eithe
 becomes a connection. Only the page's own files (`/`, `/static/*`) are served without a token
 (they hold no data; the page reads the token from its URL). Routes: `/ws` (websocket; `?session=ID` joins a session as a spectator,
 without it the client creates a session and is its puppeteer), `/status` (JSON metrics),
-`/head.bin` (the head mesh for the browser page), `/` and `/static/*` (the page).
+`/head.bin` (the head mesh, with what the page paints on it), `/` and `/static/*` (the page).
 """
 from __future__ import annotations
 
@@ -162,22 +162,31 @@ class Server:
 
     def head_bin(self) -> bytes:
         """The head for the browser: u32 length of a JSON header, the JSON (padded to 4 bytes),
-        then float32 V x 3 rest vertices, uint32 F x 3 triangles, uint8 V material ids (padded)."""
+        then float32 V x 3 rest vertices, uint32 F x 3 triangles, uint8 V material ids (padded),
+        float32 V x 4 feature numbers (brows, lashes, neck fade: viewer/features.py). The JSON's
+        `features` carries their column names and what paints them (`glsl`, `brow_colour`,
+        `lash_colour`), so the page draws them as the renderer does without a copy of either."""
         if self._head_bin is None:
             import numpy as np
 
             from ..engine.head import MATERIALS
+            from ..viewer import features as feat
             h = self.engine.head
             meta = json.dumps({"name": h.name, "num_vertices": int(h.num_vertices),
                                "num_faces": int(h.faces.shape[0]),
-                               "materials": list(MATERIALS)}).encode()
+                               "materials": list(MATERIALS),
+                               "features": {"names": list(feat.FEATURE_NAMES),
+                                            "glsl": feat.FEATURE_GLSL,
+                                            "brow_colour": list(feat.BROW_COLOUR),
+                                            "lash_colour": list(feat.LASH_COLOUR)}}).encode()
             meta += b" " * (-len(meta) % 4)
             mat = (h.vertex_material if h.vertex_material is not None
                    else np.zeros(h.num_vertices)).astype(np.uint8).tobytes()
             mat += b"\0" * (-len(mat) % 4)
             self._head_bin = b"".join((struct.pack("<I", len(meta)), meta,
                                        h.template.astype("<f4").tobytes(),
-                                       h.faces.astype("<u4").tobytes(), mat))
+                                       h.faces.astype("<u4").tobytes(), mat,
+                                       feat.feature_attributes(h).astype("<f4").tobytes()))
         return self._head_bin
 
     # ---- websocket connections --------------------------------------------------------------

@@ -18,6 +18,11 @@ them into colour per pixel, so edges stay sharp whatever the mesh's density:
 
 Heads without the ARKit brow and blink shapes or materials (a FLAME head) get zeros and the
 brows far away: they are drawn as they are. Shapes: V vertices.
+
+How the numbers become colour is here too (FEATURE_GLSL, BROW_COLOUR, LASH_COLOUR), so the
+moderngl renderer (GLSL 330) and the server's browser page (WebGL2, GLSL ES 300: the server
+sends the numbers, the code and the colours with the head) paint the same brows, lashes and
+fade. Pure numpy: the server imports it without moderngl.
 """
 from __future__ import annotations
 
@@ -35,11 +40,47 @@ BROW_PEAK_U = 0.62    # where the arch is highest
 BROW_Y = (0.52, 0.70, 0.56)  # centre line at head, peak and tail
 BROW_HALF_WIDTH = (0.12, 0.085, 0.035)  # at head, peak and tail
 FAR = 1e3  # |brow_v| of vertices that are never brow (behind the face, eyes, mouth)
+FEATURE_NAMES = ("brow_u", "brow_v", "lash", "fade")  # the columns of feature_attributes
 
 # The neck fades out above its cut: fully background this far above the cut's highest point,
 # fully face this much higher (metres; the cut's flaps reach ~20 mm up from its lowest row).
 NECK_FADE_END = 0.006
 NECK_FADE_LENGTH = 0.014
+
+BROW_COLOUR = (0.16, 0.10, 0.07)  # dark brown hair (albedo, linear-ish RGB like the materials)
+LASH_COLOUR = (0.05, 0.04, 0.04)
+
+# The painting, valid GLSL 330 and GLSL ES 300 alike (callers put their own #version and
+# precision first). paint_features(feature, albedo, spec) -> the albedo with brows and lashes
+# painted on (rgb) and the specular strength (a); neck_fade(feature) -> how much of the
+# background to mix over the lit colour. Uniforms brow_colour, lash_colour: the colours above.
+FEATURE_GLSL = """
+uniform vec3 brow_colour;
+uniform vec3 lash_colour;
+float brow(float u, float v) {
+    float k = u * 30.0 - v * 1.6;  // along the hairs' slant
+    float edge = clamp(fwidth(v), 0.02, 0.3);  // derivatives before the branch below
+    float fine = clamp(1.0 - 2.0 * fwidth(k), 0.0, 1.0);
+    if (abs(v) > 1.5 || u < -0.1 || u > 1.1) return 0.0;  // most of the face: no brow
+    float along = smoothstep(-0.05, 0.10, u) * (1.0 - smoothstep(0.86, 1.0, u));
+    float across = 1.0 - smoothstep(0.7, 1.0 + edge, abs(v));
+    // hairs: strands slanting up and out from the brow's head, each a little lighter or
+    // darker than the next (only where a pixel is finer than a strand), sparser at the top
+    float shade = fract(sin(floor(k) * 12.9898) * 43758.5453);
+    float strand = (0.72 + 0.28 * shade) * (0.8 + 0.2 * sin(3.1416 * fract(k)));
+    float top = 1.0 - 0.25 * clamp(v, 0.0, 1.0);
+    return clamp(along * across * mix(0.88, strand, fine) * top, 0.0, 1.0);
+}
+vec4 paint_features(vec4 feature, vec3 albedo, float spec) {
+    float b = brow(feature.x, feature.y);
+    float lw = max(fwidth(feature.z), 0.01);
+    float l = smoothstep(0.80 - lw, 0.92 + lw, feature.z);
+    return vec4(mix(mix(albedo, brow_colour, b), lash_colour, l), mix(spec, 0.15, max(b, l)));
+}
+float neck_fade(vec4 feature) {
+    return smoothstep(0.0, 1.0, feature.w);
+}
+"""
 
 
 def _piecewise(u: np.ndarray, values: tuple[float, float, float]) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.head import MATERIALS, Head
-from .features import feature_attributes
+from .features import BROW_COLOUR, FEATURE_GLSL, LASH_COLOUR, feature_attributes
 
 # Base colours (linear-ish RGB) and specular strength of each material in MATERIALS order.
 MATERIAL_COLOURS = {
@@ -31,9 +31,6 @@ MATERIAL_COLOURS = {
     "pupil": ((0.03, 0.03, 0.03), 1.0),
     "mouth": ((0.35, 0.12, 0.12), 0.1),
 }
-
-BROW_COLOUR = (0.16, 0.10, 0.07)  # dark brown hair
-LASH_COLOUR = (0.05, 0.04, 0.04)
 
 PORTRAIT_CROP = 0.14  # of the head's height, from the bottom (the neck's cut edge)
 
@@ -62,18 +59,17 @@ void main() {
 
 # A key light from upper left, a cool fill from the right, a rim from behind; Blinn-Phong,
 # a little wrap on the diffuse term so the skin does not look like plastic. Brows, lashes and
-# the neck's fade come from v_feature (features.py): (brow_u, brow_v, lash, fade).
+# the neck's fade are painted from v_feature by features.FEATURE_GLSL, as on the browser page.
 _FRAGMENT = """
 #version 330
 uniform vec3 eye;
 uniform vec3 background;
-uniform vec3 brow_colour;
-uniform vec3 lash_colour;
 in vec3 v_pos;
 in vec3 v_normal;
 in vec4 v_colour;
 in vec4 v_feature;
 out vec4 f_colour;
+""" + FEATURE_GLSL + """
 vec3 light(vec3 n, vec3 v, vec3 dir, vec3 col, vec3 albedo, float spec) {
     vec3 l = normalize(dir);
     float wrap = 0.25;
@@ -82,36 +78,20 @@ vec3 light(vec3 n, vec3 v, vec3 dir, vec3 col, vec3 albedo, float spec) {
     float s = pow(max(dot(n, h), 0.0), 40.0) * spec;
     return col * (d * albedo + vec3(s) * 0.35);
 }
-float brow(float u, float v) {
-    float k = u * 30.0 - v * 1.6;  // along the hairs' slant
-    float edge = clamp(fwidth(v), 0.02, 0.3);  // derivatives before the branch below
-    float fine = clamp(1.0 - 2.0 * fwidth(k), 0.0, 1.0);
-    if (abs(v) > 1.5 || u < -0.1 || u > 1.1) return 0.0;  // most of the face: no brow
-    float along = smoothstep(-0.05, 0.10, u) * (1.0 - smoothstep(0.86, 1.0, u));
-    float across = 1.0 - smoothstep(0.7, 1.0 + edge, abs(v));
-    // hairs: strands slanting up and out from the brow's head, each a little lighter or
-    // darker than the next (only where a pixel is finer than a strand), sparser at the top
-    float shade = fract(sin(floor(k) * 12.9898) * 43758.5453);
-    float strand = (0.72 + 0.28 * shade) * (0.8 + 0.2 * sin(3.1416 * fract(k)));
-    float top = 1.0 - 0.25 * clamp(v, 0.0, 1.0);
-    return clamp(along * across * mix(0.88, strand, fine) * top, 0.0, 1.0);
-}
 void main() {
     vec3 n = normalize(v_normal);
     vec3 v = normalize(eye - v_pos);
     if (dot(n, v) < 0.0) n = -n;
-    float b = brow(v_feature.x, v_feature.y);
-    float lw = max(fwidth(v_feature.z), 0.01);
-    float l = smoothstep(0.80 - lw, 0.92 + lw, v_feature.z);
-    vec3 albedo = mix(mix(v_colour.rgb, brow_colour, b), lash_colour, l);
-    float spec = mix(v_colour.a, 0.15, max(b, l));
+    vec4 painted = paint_features(v_feature, v_colour.rgb, v_colour.a);
+    vec3 albedo = painted.rgb;
+    float spec = painted.a;
     vec3 c = 0.10 * albedo;
     c += light(n, v, vec3(-0.6, 0.7, 0.9), vec3(1.00, 0.96, 0.90), albedo, spec);
     c += light(n, v, vec3(0.8, 0.1, 0.6), vec3(0.30, 0.34, 0.42), albedo, spec);
     float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0);
     c += rim * vec3(0.25, 0.27, 0.32);
     vec3 shown = pow(c, vec3(1.0 / 1.8));
-    f_colour = vec4(mix(shown, background, smoothstep(0.0, 1.0, v_feature.w)), 1.0);
+    f_colour = vec4(mix(shown, background, neck_fade(v_feature)), 1.0);
 }
 """
 
