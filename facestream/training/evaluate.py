@@ -292,8 +292,11 @@ def lead_correlation(pred: np.ndarray, target: np.ndarray,
     out = np.full(2 * max_lag + 1, np.nan)
     for i, k in enumerate(range(-max_lag, max_lag + 1)):
         a, b = (pred[:len(pred) - k], target[k:]) if k >= 0 else (pred[-k:], target[:k])
-        if len(a) > 3 and a.std() > 1e-9 and b.std() > 1e-9:
-            out[i] = np.corrcoef(a, b)[0, 1]
+        if len(a) > 3:
+            a, b = a - a.mean(), b - b.mean()
+            den = np.sqrt((a * a).sum() * (b * b).sum())
+            if den > 1e-12:
+                out[i] = float((a * b).sum() / den)
     return out
 
 
@@ -304,9 +307,10 @@ def _realism(rows: list[dict]) -> dict:
     gap = {c: sum(r["class_gap"][c] for r in rows) / n[c] for c in PHONE_CLASSES if n[c]}
     tgap = {c: sum(r["class_target_gap"][c] for r in rows) / n[c] for c in PHONE_CLASSES if n[c]}
     false = {c: shut[c] / n[c] for c in CONSONANT_CLASSES[1:] + ("silence",) if n[c]}
-    corr = np.nanmean(np.stack([r["lead_corr"] for r in rows]), axis=0) if rows else None
+    corr = np.stack([r["lead_corr"] for r in rows]) if rows else None
     lead_ms = None
     if corr is not None and np.isfinite(corr).any():
+        corr = np.nansum(corr, axis=0) / np.maximum(np.isfinite(corr).sum(0), 1)
         lead_ms = 10.0 * (int(np.nanargmax(corr)) - MAX_LEAD_FRAMES)
     p95 = float(np.median([r["gap_p95"] for r in rows])) if rows else float("nan")
     tp95 = float(np.median([r["target_gap_p95"] for r in rows])) if rows else float("nan")
