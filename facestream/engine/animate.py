@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import vocab
+from .behaviour import BLINK_RATE_REST, BehaviourOptions, parse_gaze
 from .sources import AudioSourceError
 from .stream import Engine, Frame
 
@@ -56,10 +57,10 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 def animate_array(engine: Engine, samples: np.ndarray, sample_rate: int, *, fps: int = 30,
                   chunk_ms: float = 20.0, emotion="neutral", intensity=0.0, smoothing=False,
-                  vertices=False) -> list[Frame]:
+                  vertices=False, behaviour: BehaviourOptions | dict | None = None) -> list[Frame]:
     """Stream an array through the engine in chunks of `chunk_ms`, as a live source would."""
     s = engine.create_stream(fps=fps, emotion=emotion, intensity=intensity,
-                             smoothing=smoothing, vertices=vertices)
+                             smoothing=smoothing, vertices=vertices, behaviour=behaviour)
     step = max(1, int(sample_rate * chunk_ms / 1000))
     frames: list[Frame] = []
     for i in range(0, len(samples), step):
@@ -156,6 +157,29 @@ def parse_emotion(text: str):
     return mix
 
 
+def add_behaviour_arguments(p) -> None:
+    """The behaviour flags of animate, render, live and serve (engine/behaviour.py)."""
+    g = p.add_argument_group("behaviour (blinks, gaze, head motion, brows, mouth strength)")
+    g.add_argument("--no-blinks", action="store_true", help="no spontaneous blinks")
+    g.add_argument("--blink-rate", type=float, default=BLINK_RATE_REST,
+                   help=f"blinks per minute at rest (default {BLINK_RATE_REST:g}; talking adds more)")
+    g.add_argument("--gaze", default="auto", help="auto (at the camera while listening, averted "
+                   "while talking), camera, off, or YAW,PITCH degrees (+: subject's left, up)")
+    g.add_argument("--head-motion", type=float, default=1.0,
+                   help="idle head motion and accent nods, x the default (0: the model's only)")
+    g.add_argument("--brows", type=float, default=1.0, help="brow raises on accents (0: none)")
+    g.add_argument("--articulation", type=float, default=1.0,
+                   help="mouth strength: < 1 damps the speech, > 1 exaggerates it (0..2)")
+    g.add_argument("--seed", type=int, default=0, help="random seed of blinks, gaze and head")
+
+
+def behaviour_options(args) -> BehaviourOptions:
+    """The flags of `add_behaviour_arguments` -> options (errors name the flag's rule)."""
+    return BehaviourOptions(blinks=not args.no_blinks, blink_rate=args.blink_rate,
+                            gaze=parse_gaze(args.gaze), head=args.head_motion, brows=args.brows,
+                            articulation=args.articulation, seed=args.seed)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("animate", help="animate a face from an audio file or a microphone")
     p.add_argument("input", nargs="?", help="audio file (WAV, FLAC, OGG)")
@@ -178,6 +202,7 @@ def add_parser(sub) -> None:
     p.add_argument("--smooth", action="store_true", help="One Euro smoothing")
     p.add_argument("--vertices", action="store_true", help="store vertices (.npz only)")
     p.add_argument("--threads", type=int, default=1)
+    add_behaviour_arguments(p)
     p.set_defaults(func=_cmd)
 
 
@@ -201,15 +226,16 @@ def _cmd(args) -> int:
     if not 1.0 <= args.chunk_ms <= 2000.0:
         raise ValueError(f"--chunk-ms must be within 1..2000, got {args.chunk_ms}")
     intensity = "auto" if args.intensity == "auto" else float(args.intensity)
+    behaviour = behaviour_options(args)
     if args.input == "mic":
         return _record(engine, args, dict(fps=args.fps, emotion=parse_emotion(args.emotion),
                                           intensity=intensity, smoothing=args.smooth,
-                                          vertices=args.vertices))
+                                          vertices=args.vertices, behaviour=behaviour))
     samples, sr = read_audio(args.input)
     t0 = time.perf_counter()
     frames = animate_array(engine, samples, sr, fps=args.fps, chunk_ms=args.chunk_ms,
                            emotion=parse_emotion(args.emotion), intensity=intensity,
-                           smoothing=args.smooth, vertices=args.vertices)
+                           smoothing=args.smooth, vertices=args.vertices, behaviour=behaviour)
     dt = time.perf_counter() - t0
     out = write_frames(frames, args.output, args.fps, engine.head.name)
     dur = len(samples) / sr

@@ -5,6 +5,7 @@ that belongs to one audio stream (sherpa-onnx's shape).
     s = engine.create_stream(fps=30)
     s.accept_waveform(44100, chunk)        # any rate, int16/float, mono or (S, C)
     s.set_emotion("happy", 0.8, transition=0.5)
+    s.set_behaviour(gaze="camera", articulation=1.3)   # blinks, gaze, head, brows: behaviour.py
     while engine.is_ready(s):
         for frame in engine.decode_stream(s): ...
     s.input_finished(); frames = engine.decode_stream(s)   # flushes the look-ahead
@@ -32,6 +33,7 @@ import numpy as np
 from .. import vocab
 from ..audio import to_mono_float32
 from .backends import open_backend
+from .behaviour import Behaviour, BehaviourOptions
 from .emotion import emotion_vector
 from .filters import ArousalTracker, OneEuroFilter
 from .head import Head, load_head
@@ -39,6 +41,9 @@ from .head import Head, load_head
 MAX_SAMPLE_RATE = 384_000
 MAX_STEP_FRAMES = 50  # model frames per backend call (bounds latency of a backlog)
 _ARKIT, _JAW, _NECK, _CLOSURE = slice(0, 52), slice(52, 55), slice(55, 58), 58
+# A track row is the model's outputs, then E emotion weights, the intensity and the audio
+# level (dB) of the step that made it: counted from the end, whatever the model's width.
+_EMOTION, _INTENSITY, _LEVEL = slice(-vocab.NUM_EMOTIONS - 2, -2), -2, -1
 
 
 def default_model_path() -> Path:
@@ -57,7 +62,7 @@ class Frame:
     expression: np.ndarray
     jaw_pose: np.ndarray
     neck_pose: np.ndarray
-    eye_pose: np.ndarray  # 6: left eye, right eye
+    eye_pose: np.ndarray  # 6: left eye, right eye (the gaze of the eyeLook weights)
     emotion: np.ndarray  # E weights in effect
     intensity: float
     vertices: np.ndarray | None = None
@@ -99,10 +104,16 @@ class Stream:
     """All per-stream state. Create it with `Engine.create_stream`."""
 
     def __init__(self, engine: "Engine", fps: int = vocab.DEFAULT_FPS, emotion="neutral",
-                 intensity: float | str = 0.0, smoothing: bool = False, vertices: bool = False):
+                 intensity: float | str = 0.0, smoothing: bool = False, vertices: bool = False,
+                 behaviour: BehaviourOptions | dict | None = None, seed: int | None = None):
+        """behaviour: blinks, gaze, head motion, brows and articulation (BehaviourOptions, a
+        dict of its fields, or None for the defaults: all on); seed: the stream's random seed
+        (overrides behaviour's)."""
         if fps not in vocab.OUTPUT_FPS:
             raise ValueError(f"fps must be one of {vocab.OUTPUT_FPS}, got {fps}")
         self.engine, self.fps = engine, fps
+        extra = {} if seed is None else {"seed": seed}
+        self.behaviour_options = BehaviourOptions.from_any(behaviour, **extra)
         self.want_vertices = vertices
         self.smoothing = smoothing
         auto = intensity == "auto"
@@ -167,8 +178,16 @@ class Stream:
                                       t0=self._steps, steps=int(round(transition * vocab.INTERNAL_FPS)),
                                       auto=auto)
 
+    def set_behaviour(self, **changes) -> BehaviourOptions:
+        """Change behaviour options (BehaviourOptions' fields: blinks, blink_rate, gaze, head,
+        brows, articulation) from the next frame on; blinks and glances in progress finish.
+        A new seed takes effect at `reset`. Returns the options now in effect."""
+        self.behaviour_options = self.behaviour_options.updated(**changes)
+        self.behaviour.options = self.behaviour_options
+        return self.behaviour_options
+
     def reset(self) -> None:
-        """Forget all audio and state (emotion settings are kept)."""
+        """Forget all audio and state (emotion and behaviour settings are kept)."""
         self._pending = np.zeros(0, np.float32)
         self._rs, self._rs_rate = None, None
         self._state, self._row = self.engine.info.zero_state(1), 0  # see "Batching" above
@@ -181,6 +200,7 @@ class Stream:
         self.samples_in = 0
         self._arousal = ArousalTracker()
         self._smoother = OneEuroFilter(rate=self.fps)
+        self.behaviour = Behaviour(self.behaviour_options, self.fps)
         vec, inten = self._emotion.at(0)
         self._emotion = _EmotionState(vec, inten, vec, inten, auto=self._emotion.auto)
 
@@ -190,11 +210,14 @@ class Stream:
         """Model steps the queued audio allows now."""
         return len(self._pending) // vocab.HOP_SAMPLES
 
-    def _take(self, n: int, audio: np.ndarray, emo: np.ndarray) -> None:
-        """Pop n hops of audio into `audio` (n*HOP) and write the emotion of each of those
-        model steps into `emo` (n x (E+1): weights, intensity)."""
+    def _take(self, n: int, audio: np.ndarray, emo: np.ndarray, level: np.ndarray) -> None:
+        """Pop n hops of audio into `audio` (n*HOP), write the emotion of each of those model
+        steps into `emo` (n x (E+1): weights, intensity) and each hop's level (dB re full
+        scale) into `level` (n)."""
         hop = vocab.HOP_SAMPLES
         audio[:], self._pending = self._pending[: n * hop], self._pending[n * hop:]
+        power = np.square(audio.reshape(n, hop)).mean(1)
+        level[:] = 10 * np.log10(power + 1e-10)
         if self._emotion.holds_from(self._steps):
             emo[:] = self._emotion.target_row  # the common case: one broadcast
             return
@@ -206,9 +229,9 @@ class Stream:
             emo[i, :-1], emo[i, -1] = vec, inten
 
     def _absorb(self, rows: np.ndarray, n: int) -> list[_Due]:
-        """Track rows for n model steps (n x (OUT_DIM+E+1): the outputs and the emotion they
-        were made with, interpolated together so a frame reports the emotion that shaped it)
-        -> the output frames now complete (`_emit`)."""
+        """Track rows for n model steps (n x (OUT_DIM+E+2): the outputs, the emotion they
+        were made with and the audio level, interpolated together so a frame reports the
+        emotion that shaped it) -> the output frames now complete (`_emit`)."""
         first_frame = self._steps - self.engine.info.lookahead  # internal frame of rows[0]
         self._steps += n
         keep = rows[max(0, -first_frame):]
@@ -313,11 +336,12 @@ class Engine:
         batch, hop = len(group), vocab.HOP_SAMPLES
         audio = np.empty((batch, n * hop), np.float32)  # B x S
         emo = np.empty((batch, n, vocab.NUM_EMOTIONS + 1), np.float32)  # B x n x (E+1)
+        level = np.empty((batch, n, 1), np.float32)  # B x n x 1
         for b, s in enumerate(group):
-            s._take(n, audio[b], emo[b])
+            s._take(n, audio[b], emo[b], level[b, :, 0])
         cond = np.concatenate([emo[..., :-1] * emo[..., -1:], emo[..., -1:]], axis=-1)
         out, new = self.backend.step(audio, cond, self._gather_states(group))
-        rows = np.concatenate([out, emo], axis=-1)  # B x n x (OUT_DIM+E+1)
+        rows = np.concatenate([out, emo, level], axis=-1)  # B x n x (OUT_DIM+E+2)
         due = []
         for b, s in enumerate(group):
             s._state, s._row = new, b
@@ -357,23 +381,22 @@ class Engine:
         # `(1 - w) * a + w * b` with a Python float w does, so frames do not change.
         rows = (1 - w).astype(np.float32)[:, None] * a + w.astype(np.float32)[:, None] * b
         arkit = np.clip(rows[:, _ARKIT], 0.0, 1.0)  # F x 52
-        is_arkit = self.head.is_arkit
-        return [self._frame(s, k, t, rows[i], arkit[i], is_arkit)
+        return [self._frame(s, k, t, rows[i], arkit[i])
                 for i, (s, k, t, *_) in enumerate(due)]
 
-    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray, arkit: np.ndarray,
-               is_arkit: bool) -> Frame:
+    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray, arkit: np.ndarray) -> Frame:
         """row: one blended track row; arkit: its ARKit part clipped to [0, 1]. The frame's
-        arrays are views of these (each frame has rows of its own)."""
+        arrays are views of these (each frame has rows of its own), and the stream's
+        behaviour writes into them after any smoothing (a blink is never smoothed away)."""
         jaw, neck = row[_JAW], row[_NECK]
         if stream.smoothing:
             sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
             arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
-        expression = self.expression(arkit)
-        eye = np.zeros(6, np.float32) if is_arkit else eye_pose_from_arkit(arkit)
-        frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=expression, jaw_pose=jaw,
-                      neck_pose=neck, eye_pose=eye, emotion=row[_CLOSURE + 1:-1],
-                      intensity=float(row[-1]))
+        emotion, intensity = row[_EMOTION], float(row[_INTENSITY])
+        stream.behaviour.step(arkit, jaw, neck, float(row[_LEVEL]), emotion, intensity)
+        frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=self.expression(arkit),
+                      jaw_pose=jaw, neck_pose=neck, eye_pose=eye_pose_from_arkit(arkit),
+                      emotion=emotion, intensity=intensity)
         if stream.want_vertices:
             frame.vertices = self.vertices(frame)
         return frame
@@ -391,7 +414,13 @@ class Engine:
     def vertices(self, frame: Frame) -> np.ndarray:
         """V x 3 vertices of the active head for a frame."""
         return self.head.forward(frame.expression,
-                                 pose_vector(frame.jaw_pose, frame.neck_pose, frame.eye_pose))
+                                 self.skin_pose(frame.jaw_pose, frame.neck_pose, frame.eye_pose))
+
+    def skin_pose(self, jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarray:
+        """... x 15 pose that skins the active head: `pose_vector`, except that an ARKit head
+        turns its eyes with its eyeLook shapes, so its eye joints stay at rest (rotating
+        them too would turn the eyes twice)."""
+        return pose_vector(jaw, neck, np.zeros_like(eyes) if self.head.is_arkit else eyes)
 
 
 def _pick(rows: list[int]) -> slice | list[int]:
@@ -413,8 +442,9 @@ def pose_vector(jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarr
 
 
 def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:
-    """Eye rotations (6: left, right axis-angle) from the eyeLook* weights (FLAME heads; the
-    default head moves its eyes through those blendshapes instead)."""
+    """Eye rotations (6: left, right axis-angle) from the eyeLook* weights: every frame's
+    eye_pose (FLAME's eye joints, Live Link's eye angles); the default head turns its eyes
+    with those blendshapes instead (`Engine.skin_pose`)."""
     out = np.zeros(6, np.float32)
     for j, side in enumerate(("Left", "Right")):
         w = {d: arkit[vocab.ARKIT_INDEX[f"eyeLook{d}{side}"]] for d in ("Up", "Down", "In", "Out")}

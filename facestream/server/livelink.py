@@ -106,10 +106,9 @@ class LiveLinkSender:
         self.sent = self.failed = 0
 
     def send(self, subject: str, frame) -> None:
-        from ..engine.stream import eye_pose_from_arkit
         data = packet(device_id=self.device_id, subject=subject, frame_number=frame.seq,
                       fps=self.fps, arkit=frame.arkit, neck_pose=frame.neck_pose,
-                      eye_pose=eye_pose_from_arkit(frame.arkit))
+                      eye_pose=frame.eye_pose)
         try:
             self.sock.sendto(data, self.address)
             self.sent += 1

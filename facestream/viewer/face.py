@@ -1,45 +1,24 @@
-"""Engine frames -> vertices for drawing, with the spontaneous blinks the viewer adds.
+"""Engine frames -> vertices for drawing. Shapes: T frames, K = 52 ARKit weights, V vertices.
 
-The model animates speech and emotion; it does not blink (its targets' blinks are random, so
-it learns their mean, about zero). A face that never blinks looks dead, so the viewer lays
-blinks from the corpus' blink model (training.corpus.expressive.blink_track, numpy only)
-over the frames it draws. Shapes: T frames, K = 52 ARKit weights, V vertices.
+Blinks, gaze and head motion come with the frames (the engine's behaviour, engine/
+behaviour.py): the viewer draws what every other output carries, nothing of its own.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine.stream import Engine, Frame, pose_vector
-from ..training.corpus.expressive import add_blinks, blink_track
+from ..engine.stream import Engine, Frame
 
-BLINK_TRACK_S = 600.0  # the live viewer repeats a track this long
 FORWARD_BATCH = 64  # frames per batched head.forward (one matrix product each)
 
 
-def blinks_for(n_frames: int, fps: int, seed: int = 0) -> np.ndarray:
-    """A reproducible blink track: T x 2 closure weights (eyeBlinkLeft, eyeBlinkRight)."""
-    return blink_track(n_frames, np.random.default_rng(seed), fps=fps)
-
-
-class LiveBlinks:
-    """Blinks by frame number for an endless stream (a long track, repeated)."""
-
-    def __init__(self, fps: int, seed: int = 0):
-        self.track = blinks_for(int(BLINK_TRACK_S * fps), fps, seed)
-
-    def __call__(self, seq: int) -> np.ndarray:
-        return self.track[seq % len(self.track)]
-
-
 def track_vertices(engine: Engine, arkit: np.ndarray, jaw: np.ndarray, neck: np.ndarray,
-                   eyes: np.ndarray, blinks: np.ndarray | None = None) -> np.ndarray:
-    """A whole track -> T x V x 3 vertices, blinks (T x 2) laid over the expression first.
+                   eyes: np.ndarray) -> np.ndarray:
+    """A whole track -> T x V x 3 vertices.
 
     arkit T x 52; jaw, neck T x 3; eyes T x 6 (axis-angle, radians)."""
-    if blinks is not None:
-        arkit = add_blinks(arkit, blinks)
     expr = engine.expression(arkit)
-    pose = pose_vector(jaw, neck, eyes)
+    pose = engine.skin_pose(jaw, neck, eyes)
     out = np.empty((len(arkit), engine.head.num_vertices, 3), np.float32)
     for i in range(0, len(arkit), FORWARD_BATCH):
         j = i + FORWARD_BATCH
@@ -57,7 +36,7 @@ def frames_arrays(frames: list[Frame]) -> dict[str, np.ndarray]:
             "eye_pose": np.stack([f.eye_pose for f in frames])}
 
 
-def frame_vertices(engine: Engine, frame: Frame, blink: np.ndarray | None = None) -> np.ndarray:
-    """One live frame (+ its 2 blink weights) -> V x 3 vertices."""
+def frame_vertices(engine: Engine, frame: Frame) -> np.ndarray:
+    """One live frame -> V x 3 vertices."""
     return track_vertices(engine, frame.arkit[None], frame.jaw_pose[None], frame.neck_pose[None],
-                          frame.eye_pose[None], None if blink is None else blink[None])[0]
+                          frame.eye_pose[None])[0]

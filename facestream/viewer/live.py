@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from .. import vocab
+from ..engine.animate import add_behaviour_arguments, behaviour_options
 
 HUD_HZ = 10  # HUD text relayouts per second (pyglet's layout is not free)
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software")
@@ -256,7 +257,7 @@ def run_live(args, script=None) -> dict:
         speaker = Speaker.open(source.sample_rate, source.channels)
     session = LiveSession(engine, source, fps=args.fps, emotion=args.emotion, intensity=intensity,
                           smoothing=args.smooth, speaker=speaker, record_dir=args.record_dir,
-                          head_path=args.head)
+                          head_path=args.head, behaviour=behaviour_options(args))
     window = None
     try:
         window = LiveWindow(session, size=args.size, samples=args.samples,
@@ -299,6 +300,7 @@ def add_parser(sub) -> None:
     p.add_argument("--record-dir", default="out/recordings", help="where R saves recordings")
     p.add_argument("--duration", type=float, help="quit after this many seconds")
     p.add_argument("--no-playback", action="store_true", help="do not play --input on speakers")
+    add_behaviour_arguments(p)
     p.set_defaults(func=_cmd)
 
 

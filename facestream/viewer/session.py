@@ -126,7 +126,8 @@ class LiveSession:
                  emotion: str = "neutral", intensity: float | str = 0.5,
                  smoothing: bool = False, speaker: Speaker | None = None,
                  record_dir: str | Path = "out/recordings", head_path: str | None = None,
-                 render_size: int = 512):
+                 render_size: int = 512, behaviour=None):
+        """behaviour: the stream's BehaviourOptions (or a dict of them; None: defaults)."""
         self.engine, self.source, self.speaker = engine, source, speaker
         self.fps = fps
         self.record_dir, self.head_path, self.render_size = Path(record_dir), head_path, render_size
@@ -136,8 +137,7 @@ class LiveSession:
         self.smoothing, self.muted = smoothing, False
         self.stream = engine.create_stream(fps=fps, emotion=self.emotion,
                                            intensity="auto" if self.auto else self.intensity,
-                                           smoothing=smoothing)
-        self.blinks = face.LiveBlinks(fps)
+                                           smoothing=smoothing, behaviour=behaviour)
         self.latest: tuple[Frame, np.ndarray] | None = None
         self.level_db = LEVEL_FLOOR_DB
         self.compute_ms: deque[float] = deque(maxlen=COMPUTE_WINDOW)
@@ -237,7 +237,7 @@ class LiveSession:
         if frames:
             self.frames_out += len(frames)
             f = frames[-1]  # only the newest is drawn: older ones in a burst are skipped
-            self.latest = (f, face.frame_vertices(self.engine, f, self.blinks(f.seq)))
+            self.latest = (f, face.frame_vertices(self.engine, f))
 
     def _toggle_recording(self) -> None:
         if self.recording is None:

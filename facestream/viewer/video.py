@@ -10,8 +10,9 @@ Layouts follow the seed paper's comparison videos (one labelled panel each):
   emo-cls  one panel per emotion (vocab.EMOTION_NAMES) at the chosen intensity
   emo-ist  one emotion at rising intensities (EMO_IST_LEVELS)
   fusion   lips from the speech with the emotion's expression laid on by the corpus' fusion
-           rule (expressive.apply_emotion; what the model was trained to imitate) | neutral
-Every panel hears the same audio and blinks at the same moments. Frames come from the
+           rule (engine.expressive.apply_emotion; what the model was trained to imitate) | neutral
+Every panel hears the same audio and, from the same seed, blinks, looks and moves its head
+at the same moments (the engine's behaviour, `--gaze`, `--no-blinks`, ...). Frames come from the
 streaming engine (exactly what a live stream would show) and are rendered through EGL, then
 encoded by imageio-ffmpeg's ffmpeg (H.264 + AAC); the video has ceil(duration x fps) frames.
 """
@@ -29,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import vocab
-from ..engine.animate import animate_array, parse_emotion, read_audio
+from ..engine.animate import (add_behaviour_arguments, animate_array, behaviour_options,
+                              parse_emotion, read_audio)
+from ..engine.behaviour import BehaviourOptions
 from ..engine.stream import Engine
 from . import face
 
@@ -116,10 +119,10 @@ def parse_size(text: str | int) -> tuple[int, int]:
 
 # ---- tracks -----------------------------------------------------------------------------------
 def panel_tracks(engine: Engine, samples: np.ndarray, sr: int, panels: list[Panel],
-                 fps: int) -> list[dict[str, np.ndarray]]:
+                 fps: int, behaviour: BehaviourOptions | None = None) -> list[dict[str, np.ndarray]]:
     """Per panel: arkit T x 52, jaw_pose/neck_pose T x 3, eye_pose T x 6. Panels with the same
     condition share one engine run; every track has the same T."""
-    from ..training.corpus.expressive import apply_emotion
+    from ..engine.expressive import apply_emotion
 
     runs: dict[str, dict[str, np.ndarray]] = {}
 
@@ -127,7 +130,7 @@ def panel_tracks(engine: Engine, samples: np.ndarray, sr: int, panels: list[Pane
         key = repr((emotion, intensity))
         if key not in runs:
             frames = animate_array(engine, samples, sr, fps=fps, emotion=emotion,
-                                   intensity=intensity)
+                                   intensity=intensity, behaviour=behaviour)
             runs[key] = face.frames_arrays(frames)
             runs[key]["intensity"] = np.array([f.intensity for f in frames], np.float32)
         return runs[key]
@@ -269,10 +272,12 @@ def _check_output(out: str | Path) -> Path:
 def render_video(audio: str | Path, out: str | Path, *, layout: str = "single", emotion=None,
                  intensity: float | str | None = None, size: str | int = 512, fps: int = 30,
                  head: str | Path | None = None, frames: str | Path | None = None,
-                 sheet: str | Path | None = None, samples: int = 4, seed: int = 0,
+                 sheet: str | Path | None = None, samples: int = 4,
+                 behaviour: BehaviourOptions | dict | None = None,
                  progress: bool = True, engine: Engine | None = None) -> dict:
     """Render `audio` animated in `layout` to the video `out` (with the audio); see the module
-    docstring. `frames`: a frames .npz to show instead of running the model (single layout).
+    docstring. `frames`: a frames .npz to show instead of running the model (single layout);
+    behaviour: blinks, gaze, head, brows, articulation and seed of every panel's stream.
     Returns paths, sizes and timings."""
     import imageio_ffmpeg
     from .render import Renderer
@@ -293,10 +298,9 @@ def render_video(audio: str | Path, out: str | Path, *, layout: str = "single", 
         panels = [Panel(Path(frames).stem, "neutral", 0.0)]
         tracks = [track]
     else:
-        tracks = panel_tracks(engine, x, sr, panels, fps)
+        tracks = panel_tracks(engine, x, sr, panels, fps, BehaviourOptions.from_any(behaviour))
     t_model = time.perf_counter() - t0
     n = len(tracks[0]["arkit"])
-    blinks = face.blinks_for(n, fps, seed)
     canvas = Canvas([p.label for p in panels], LAYOUT_COLUMNS[layout], (w, h))
     renderer = Renderer(engine.head, w, h, samples=samples, background=BACKGROUND)
     moments = SHEET_FRAMES[len(panels) > 1]
@@ -318,7 +322,7 @@ def render_video(audio: str | Path, out: str | Path, *, layout: str = "single", 
                 sl = slice(i0, min(n, i0 + face.FORWARD_BATCH))
                 t = time.perf_counter()
                 verts = [face.track_vertices(engine, tr["arkit"][sl], tr["jaw_pose"][sl],
-                                             tr["neck_pose"][sl], tr["eye_pose"][sl], blinks[sl])
+                                             tr["neck_pose"][sl], tr["eye_pose"][sl])
                          for tr in tracks]
                 for k in range(sl.stop - sl.start):
                     imgs = [renderer.render(v[k]) for v in verts]
@@ -375,6 +379,7 @@ def add_parser(sub) -> None:
     p.add_argument("--sheet", help="also write a PNG contact sheet of frames from the video")
     p.add_argument("--samples", type=int, default=4, help="multisampling (antialiasing) samples")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_behaviour_arguments(p)
     p.set_defaults(func=_cmd)
 
 
@@ -390,7 +395,7 @@ def _cmd(args) -> int:
     r = render_video(args.input, args.output, layout=args.layout, emotion=emotion,
                      intensity=intensity, size=args.size, fps=args.fps, head=args.head,
                      frames=args.frames, sheet=args.sheet, samples=args.samples,
-                     progress=not args.quiet)
+                     behaviour=behaviour_options(args), progress=not args.quiet)
     print(f"video: {r['video']} ({r['frames']} frames at {r['fps']} fps, {r['size'][0]}x"
           f"{r['size'][1]}, {r['panels']} panel{'s' if r['panels'] > 1 else ''}, "
           f"{r['duration_s']:.2f} s with {r['audio_s']:.2f} s of audio)")
