@@ -422,9 +422,13 @@ def test_protocol_doc_matches_the_code():
     offsets = [int(o) for o, _ in rows]
     sizes = [struct.calcsize("<" + fmt[t.strip()]) for _, t in rows]
     assert offsets == [sum(sizes[:i]) for i in range(len(sizes))]
-    for field in ("subscribe", "start", "end", "set_emotion"):
+    for field in P.CLIENT_TYPES:
         assert f"| `{field}` |" in doc
-    assert set(P.CLIENT_TYPES) == {"subscribe", "start", "end", "set_emotion"}
+    assert set(P.CLIENT_TYPES) == {"subscribe", "start", "end", "set_emotion", "set_behaviour"}
+    assert f"- **{P.PROTOCOL_VERSION}**:" in doc  # the versioning section says what changed
+    row = next(ln for ln in doc.splitlines() if ln.startswith("| `set_behaviour` |"))
+    for name in P.BEHAVIOUR_FIELDS:
+        assert f"`{name}`" in row
 
 
 @pytest.mark.slow

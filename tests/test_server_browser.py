@@ -19,6 +19,7 @@ pytest.importorskip("websockets", reason="the server needs the `server` extra (w
 from websockets.sync.client import connect  # noqa: E402
 
 from facestream.engine.stream import Engine  # noqa: E402
+from facestream.server import protocol as P  # noqa: E402
 from facestream.server.app import ServerOptions, ServerThread  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -159,10 +160,20 @@ def test_browser_page_streams_the_microphone_and_moves_the_mouth(tmp_path):
                 time.sleep(0.25)
             assert not state.get("errors"), state.get("errors")
             assert state["micLabel"] and state["audioChunks"] > 0
-            assert state["frames"] >= 60 and state["hello"]["protocol"] == 1
+            assert state["frames"] >= 60 and state["hello"]["protocol"] == P.PROTOCOL_VERSION
             assert state["maxDisplacement"] > 1e-3  # vertices moved away from the rest mesh
             jaw = np.array(state["mouthOpen"])
             assert jaw.max() - jaw.min() > 0.1  # the jaw opened and closed with the speech
+            # the engine's behaviour reaches the page, and its toggles reach the engine
+            assert state["behaviour"]["blinks"] and state["behaviour"]["gaze"] == "auto"
+            assert state["maxLook"] > 0.0
+            b.eval("document.getElementById('blinks').click(), 0")
+            t1 = time.monotonic()
+            while time.monotonic() - t1 < 10:
+                if not json.loads(b.eval("JSON.stringify(window.fsState)"))["behaviour"]["blinks"]:
+                    break
+                time.sleep(0.1)
+            assert not json.loads(b.eval("JSON.stringify(window.fsState)"))["behaviour"]["blinks"]
             rect = b.eval("JSON.stringify(document.getElementById('view').getBoundingClientRect())")
             rect = json.loads(rect)
             x0, y0, x1, y1 = state["mouthBox"]

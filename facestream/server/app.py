@@ -46,6 +46,7 @@ class ServerOptions:
     mic: bool = False  # a session "mic" fed by the server's microphone
     mic_device: str | int | None = None
     livelink: str | None = None  # HOST:PORT: also send every frame as a Live Link Face packet
+    behaviour: object = None  # every session's BehaviourOptions at its start (None: defaults)
 
     def validate(self) -> None:
         if not self.token and not _is_loopback(self.host):
@@ -83,7 +84,8 @@ class Server:
         self.engine = engine
         self.hub = Hub(engine, fps=opts.fps, max_sessions=opts.max_sessions,
                        max_clients=opts.max_clients, queue_frames=opts.queue_frames,
-                       livelink=LiveLinkSender(opts.livelink, opts.fps) if opts.livelink else None)
+                       livelink=LiveLinkSender(opts.livelink, opts.fps) if opts.livelink else None,
+                       behaviour=opts.behaviour)
         self._server = None
         self._mic, self._mic_source, self._mic_thread = None, mic_source, None
         self._head_bin: bytes | None = None
@@ -214,7 +216,7 @@ class Server:
             client.push_control(P.hello(
                 session=client.session.id, role=client.role, fps=hub.fps, head=self.engine.head,
                 latency_ms=self.engine.latency_ms, max_message_bytes=self.options.max_message_bytes,
-                server_version=__version__))
+                server_version=__version__, behaviour=client.session.behaviour))
             async for message in ws:
                 try:
                     hub.handle(client, message)

@@ -27,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
     p.add_argument("--livelink", metavar="HOST:PORT", help="also send every frame of every "
                    "session as Live Link Face UDP packets (Unreal) to HOST:PORT")
+    from ..engine.animate import add_behaviour_arguments
+    add_behaviour_arguments(p)
     p.set_defaults(func=_serve)
     from .client import add_parser as add_listen
     add_listen(sub)
@@ -36,6 +38,7 @@ def _serve(args) -> int:
     import asyncio
     import logging
 
+    from ..engine.animate import behaviour_options
     from ..engine.stream import Engine
     from .app import ServerOptions, run_server
     try:
@@ -47,7 +50,8 @@ def _serve(args) -> int:
     opts = ServerOptions(host=args.host, port=args.port, token=args.token, fps=args.fps,
                          max_sessions=args.max_sessions, max_clients=args.max_clients,
                          queue_frames=args.queue_frames, allow_origins=tuple(args.allow_origin),
-                         mic=args.mic, mic_device=mic_device, livelink=args.livelink)
+                         mic=args.mic, mic_device=mic_device, livelink=args.livelink,
+                         behaviour=behaviour_options(args))
     opts.validate()
     engine = Engine(args.model, head=args.head, backend=args.backend, arkit_to_flame=args.arkit_map)
     if engine.warning:

@@ -158,6 +158,7 @@ class Session:
         self.counted = (0, 0)  # (stream number, frames delivered of it), loop thread
         self.decoding_no = 0  # the stream number the inference thread is decoding
         self.last_emotion: dict | None = None  # inference thread: re-applied on `start`
+        self.behaviour = stream.behaviour_options  # loop thread's copy, for notes and hellos
 
     def needs(self) -> set[str]:
         out = set()
@@ -173,7 +174,8 @@ class Hub:
 
     def __init__(self, engine, *, fps: int = vocab.DEFAULT_FPS, max_sessions: int = 16,
                  max_clients: int = 256, queue_frames: int = 30, max_backlog_s: float = 1.0,
-                 livelink=None):
+                 livelink=None, behaviour=None):
+        """behaviour: every new session's BehaviourOptions (None: the defaults)."""
         if fps not in vocab.OUTPUT_FPS:
             raise ValueError(f"fps must be one of {vocab.OUTPUT_FPS}, got {fps}")
         if queue_frames < min_queue_frames(fps):
@@ -183,6 +185,7 @@ class Hub:
         self.max_sessions, self.max_clients = max_sessions, max_clients
         self.queue_frames, self.max_backlog_s = queue_frames, max_backlog_s
         self.livelink = livelink  # a LiveLinkSender, called from the inference thread
+        self.behaviour = behaviour
         self.sessions: dict[str, Session] = {}
         self.clients: set[Client] = set()
         self.metrics = Metrics()
@@ -211,7 +214,7 @@ class Hub:
     # ---- sessions and clients --------------------------------------------------------------
     def new_session(self, sid: str | None = None) -> Session:
         sid = sid or secrets.token_urlsafe(9)
-        s = Session(sid, self.engine.create_stream(fps=self.fps))
+        s = Session(sid, self.engine.create_stream(fps=self.fps, behaviour=self.behaviour))
         self.sessions[sid] = s
         return s
 
@@ -279,6 +282,15 @@ class Hub:
             s.inbox.append(("emotion", m))
             note = {"type": "emotion", "emotion": dict(zip(vocab.EMOTION_NAMES, m["emotion"])),
                     "intensity": m["intensity"], "transition": m["transition"]}
+            for other in s.clients:
+                other.push_control(note)
+            self._work.set()
+        elif t == "set_behaviour":
+            if c is not s.puppeteer and s.id != MIC_SESSION:
+                raise P.ProtocolError("forbidden", "only the session's puppeteer sets the behaviour")
+            s.behaviour = s.behaviour.updated(**m["changes"])
+            s.inbox.append(("behaviour", m["changes"]))
+            note = {"type": "behaviour", **s.behaviour.to_dict()}
             for other in s.clients:
                 other.push_control(note)
             self._work.set()
@@ -375,6 +387,8 @@ class Hub:
                 elif cmd[0] == "emotion":
                     m = s.last_emotion = cmd[1]
                     st.set_emotion(m["emotion"], m["intensity"], transition=m["transition"])
+                elif cmd[0] == "behaviour":
+                    st.set_behaviour(**cmd[1])
                 elif cmd[0] == "start":
                     st.reset()
                     if s.last_emotion is not None:  # a new stream starts at the chosen emotion

@@ -16,7 +16,9 @@ import numpy as np
 
 from .. import vocab
 
-PROTOCOL_VERSION = 1
+# 2: `set_behaviour` and its `behaviour` note; frames carry the engine's blinks, gaze, head
+# motion and brows, and the flame block's eye_pose carries the gaze on every head.
+PROTOCOL_VERSION = 2
 MAGIC = b"FSTR"
 # magic, version, type, flags, seq, stream, audio time (s), created (unix s), intensity,
 # dropped, n_arkit, n_flame, n_vertices
@@ -89,8 +91,10 @@ class AudioFormat:
 
 
 def hello(*, session: str, role: str, fps: int, head, latency_ms: float,
-          max_message_bytes: int, server_version: str) -> dict:
-    """The schema a client needs, built from facestream.vocab (never a copy of it)."""
+          max_message_bytes: int, server_version: str, behaviour=None) -> dict:
+    """The schema a client needs, built from facestream.vocab (never a copy of it).
+    behaviour: the session's BehaviourOptions (None: the defaults)."""
+    from ..engine.behaviour import GAZE_MODES, BehaviourOptions
     k = head.num_expressions
     return {
         "type": "hello", "protocol": PROTOCOL_VERSION, "server": f"facestream {server_version}",
@@ -104,6 +108,7 @@ def hello(*, session: str, role: str, fps: int, head, latency_ms: float,
         "audio_formats": list(AUDIO_FORMATS), "sample_rates": [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE],
         "frame_header_bytes": HEADER_BYTES, "magic": MAGIC.decode(),
         "max_message_bytes": max_message_bytes,
+        "behaviour": (behaviour or BehaviourOptions()).to_dict(), "gaze_modes": list(GAZE_MODES),
     }
 
 
@@ -178,7 +183,9 @@ def unpack_frame(data: bytes) -> FrameMessage:
 
 
 # ---- client -> server control messages --------------------------------------------------------
-CLIENT_TYPES = ("subscribe", "set_emotion", "start", "end")
+CLIENT_TYPES = ("subscribe", "set_emotion", "set_behaviour", "start", "end")
+# set_behaviour's fields: BehaviourOptions' own (the seed takes effect at the next `start`)
+BEHAVIOUR_FIELDS = ("blinks", "blink_rate", "gaze", "head", "brows", "articulation", "seed")
 
 
 def parse_control(text: str) -> dict:
@@ -193,7 +200,8 @@ def parse_control(text: str) -> dict:
     if t not in CLIENT_TYPES:
         raise ProtocolError("unknown_type", f"unknown message type {t[:40]!r}: expected one of "
                             f"{', '.join(CLIENT_TYPES)}")
-    return {"subscribe": _subscribe, "set_emotion": _set_emotion, "start": _start,
+    return {"subscribe": _subscribe, "set_emotion": _set_emotion,
+            "set_behaviour": _set_behaviour, "start": _start,
             "end": lambda m: {"type": "end"}}[t](msg)
 
 
@@ -231,6 +239,22 @@ def _set_emotion(m: dict) -> dict:
                             f"{str(tr)[:20]}")
     return {"type": "set_emotion", "emotion": vec.tolist(), "intensity": inten,
             "transition": float(tr)}
+
+
+def _set_behaviour(m: dict) -> dict:
+    from ..engine.behaviour import BehaviourOptions
+    changes = {k: v for k, v in m.items() if k != "type"}
+    unknown = sorted(set(changes) - set(BEHAVIOUR_FIELDS))
+    if unknown:
+        raise ProtocolError("bad_field", f"set_behaviour: unknown field(s) {unknown[:5]}: "
+                            f"expected some of {list(BEHAVIOUR_FIELDS)}")
+    try:
+        BehaviourOptions.from_any(changes)
+    except (ValueError, TypeError) as e:
+        raise ProtocolError("bad_field", f"set_behaviour.{str(e)[:200]}") from None
+    if isinstance(changes.get("gaze"), list):
+        changes["gaze"] = tuple(changes["gaze"])
+    return {"type": "set_behaviour", "changes": changes}
 
 
 def _start(m: dict) -> dict:

@@ -1,4 +1,4 @@
-// facestream browser client: microphone -> websocket (protocol v1, docs/protocol.md) -> face
+// facestream browser client: microphone -> websocket (protocol v2, docs/protocol.md) -> face
 // drawn with WebGL2. Open http://HOST:PORT/?token=... ; add &autostart=1 to start the mic
 // without a click (tests), &features=0 to draw the bare head (no brows, lashes or neck fade).
 // window.fsState exposes counters for tests and debugging.
@@ -10,7 +10,8 @@ const withToken = (path) => token ? `${path}${path.includes("?") ? "&" : "?"}tok
 const statusEl = document.getElementById("status");
 const state = window.fsState = {
   hello: null, frames: 0, lastSeq: -1, dropped: 0, errors: [], audioChunks: 0,
-  micLabel: null, maxDisplacement: 0, mouthOpen: [], latencyMs: 0,
+  micLabel: null, maxDisplacement: 0, mouthOpen: [], latencyMs: 0, behaviour: null,
+  maxBlink: 0, maxLook: 0,
 };
 
 // ---- the head mesh (/head.bin: u32 json length, json, f32 V*3, u32 F*3, u8 V materials
@@ -180,6 +181,17 @@ function parseFrame(buf) {
   };
 }
 
+// ---- behaviour controls (blinks, gaze, head motion, brows, mouth strength) -----------------
+function showBehaviour(b) {
+  state.behaviour = b;
+  document.getElementById("blinks").checked = b.blinks;
+  const gaze = document.getElementById("gaze");
+  if (typeof b.gaze === "string") gaze.value = b.gaze;
+  document.getElementById("head").checked = b.head > 0;
+  document.getElementById("brows").checked = b.brows > 0;
+  document.getElementById("articulation").value = b.articulation;
+}
+
 // ---- main ---------------------------------------------------------------------------------
 async function main() {
   const head = await loadHead();
@@ -200,7 +212,10 @@ async function main() {
         ws.send(JSON.stringify({ type: "subscribe", formats: ["arkit", "vertices"], vertex_dtype: "f16" }));
         const sel = document.getElementById("emotion");
         for (const e of m.emotion_names) sel.add(new Option(e, e));
+        showBehaviour(m.behaviour);
         statusEl.textContent = `session ${m.session} (${m.role}), ${m.fps} fps`;
+      } else if (m.type === "behaviour") {
+        showBehaviour(m);
       } else if (m.type === "error") {
         state.errors.push(m);
         statusEl.textContent = `error ${m.code} ${m.name}: ${m.message}`;
@@ -212,7 +227,13 @@ async function main() {
     state.frames++; state.lastSeq = f.seq; state.dropped = f.dropped;
     state.latencyMs = Date.now() - f.created * 1000;
     if (state.frames % 15 === 0) (state.latencies = state.latencies || []).push(Math.round(state.latencyMs));
-    if (f.arkit.length) state.mouthOpen.push(f.arkit[state.hello.arkit_names.indexOf("jawOpen")]);
+    if (f.arkit.length) {
+      const names = state.hello.arkit_names;
+      state.mouthOpen.push(f.arkit[names.indexOf("jawOpen")]);
+      state.maxBlink = Math.max(state.maxBlink, f.arkit[names.indexOf("eyeBlinkLeft")]);
+      for (let i = 0; i < names.length; i++)
+        if (names[i].startsWith("eyeLook")) state.maxLook = Math.max(state.maxLook, f.arkit[i]);
+    }
     if (f.vertices) latest = f.vertices;
   };
   ws.onclose = (ev) => { statusEl.textContent = `closed (${ev.code} ${ev.reason})`; };
@@ -237,6 +258,15 @@ async function main() {
   };
   document.getElementById("emotion").onchange = sendEmotion;
   document.getElementById("intensity").onchange = sendEmotion;
+  // Behaviour toggles -> set_behaviour; the server's `behaviour` note sets them back.
+  const sendBehaviour = (changes) => {
+    if (ws.readyState === 1) ws.send(JSON.stringify({ type: "set_behaviour", ...changes }));
+  };
+  document.getElementById("blinks").onchange = (e) => sendBehaviour({ blinks: e.target.checked });
+  document.getElementById("gaze").onchange = (e) => sendBehaviour({ gaze: e.target.value });
+  document.getElementById("head").onchange = (e) => sendBehaviour({ head: e.target.checked ? 1.0 : 0.0 });
+  document.getElementById("brows").onchange = (e) => sendBehaviour({ brows: e.target.checked ? 1.0 : 0.0 });
+  document.getElementById("articulation").onchange = (e) => sendBehaviour({ articulation: parseFloat(e.target.value) });
   const micButton = document.getElementById("mic");
   micButton.onclick = () => startMic(ws).catch((e) => { state.errors.push(String(e)); statusEl.textContent = String(e); });
   if (params.get("autostart")) ws.addEventListener("open", () => micButton.click());
