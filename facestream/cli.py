@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(sub)
     from .engine.animate import add_parser as add_animate
     add_animate(sub)
+    from .engine.retarget import add_parser as add_retarget
+    add_retarget(sub)
     from .server.cli import add_parser as add_server
     add_server(sub)
     from .engine.sources import add_parser as add_devices

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import pickle
 import struct
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.sparse
 from scipy.spatial.transform import Rotation
 
+import facestream
 from facestream import vocab
 from facestream.engine.flame import ChumpyStandIn, load_flame
 from facestream.engine.head import Head, HeadFileError
@@ -441,3 +444,81 @@ def test_stand_in_records_state():
     obj = ChumpyStandIn.__new__(ChumpyStandIn, 1, 2)
     obj.__setstate__({"x": 3})
     assert obj.args == (1, 2) and obj.state == {"x": 3}
+
+
+# ---- retargeting: a FLAME-format head animates its whole face with no map -------------------
+
+def flame_from_head(head: Head, seed: int = 0) -> dict:
+    """A FLAME-layout dict of arrays holding `head` (100 expression components): the joints
+    come back through a sparse J_regressor of four nearby vertices per joint."""
+    rng = np.random.default_rng(seed)
+    nv = head.num_vertices
+    rows, cols, vals = [], [], []
+    for j, joint in enumerate(head.joints.astype(np.float64)):
+        near = np.argsort(np.linalg.norm(head.template - joint, axis=1))[:12]
+        pick = near[[0, 3, 7, 11]]
+        a = np.vstack([head.template[pick].T.astype(np.float64), np.ones(4)])  # 4 x 4
+        rows += [j] * 4
+        cols += list(pick)
+        vals += list(np.linalg.lstsq(a, np.r_[joint, 1.0], rcond=None)[0])
+    shapedirs = np.concatenate([1e-4 * rng.standard_normal((nv, 3, N_SHAPE)),
+                                head.expr_dirs.transpose(1, 2, 0).astype(np.float64)], axis=2)
+    return {
+        "v_template": head.template.astype(np.float64), "f": head.faces.astype(np.uint32),
+        "shapedirs": shapedirs, "posedirs": np.zeros((nv, 3, (J - 1) * 9)),
+        "J_regressor": scipy.sparse.csc_matrix((vals, (rows, cols)), shape=(J, nv)),
+        "weights": head.skin_weights.astype(np.float64),
+        "kintree_table": np.array([[ROOT, 0, 1, 1, 1], [0, 1, 2, 3, 4]], dtype=np.uint32),
+    }
+
+
+@pytest.fixture(scope="module")
+def foreign_flame_pkl(tmp_path_factory):
+    from test_retarget import foreign_head
+    head, _ = foreign_head(k_head=N_EXPR)
+    with fake_chumpy():  # as FLAME 2020/2023 ship it: chumpy objects, python 2 bytes
+        raw = py2_dumps(chumpify(flame_from_head(head)))
+    path = tmp_path_factory.mktemp("flame") / "flame2023.pkl"
+    path.write_bytes(raw)
+    return path
+
+
+def test_flame_head_animates_whole_face_without_a_map(foreign_flame_pkl, tmp_path, monkeypatch):
+    from facestream.engine.animate import animate_array, read_audio, write_frames
+    from facestream.engine.stream import Engine
+    from facestream.server import protocol
+    monkeypatch.setenv("FACESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    engine = Engine(head=foreign_flame_pkl)
+    assert engine.head.meta["chumpy"] and engine.head.num_expressions == N_EXPR
+    assert engine.expression_map is not None and engine.warning is None
+    assert engine.retarget_fit.max_mm.max() < 5.0
+    audio, sr = read_audio(Path(facestream.__file__).parent / "assets" / "example_speech.flac")
+    frames = animate_array(engine, audio[: 3 * sr], sr, vertices=True)
+    expr = np.stack([f.expression for f in frames])  # T x 100
+    arkit = np.stack([f.arkit for f in frames])
+    np.testing.assert_allclose(expr, arkit @ engine.expression_map.T, rtol=1e-4, atol=1e-5)
+    assert np.abs(expr).max() > 0.05
+    # the lips move beyond what the jaw does: the expression part of the vertices
+    rest_expr = engine.head.forward(np.zeros_like(expr), np.stack(
+        [engine.skin_pose(f.jaw_pose, f.neck_pose, f.eye_pose) for f in frames]))
+    verts = np.stack([f.vertices for f in frames])
+    assert np.linalg.norm(verts - rest_expr, axis=-1).max() > 2e-3
+    # every output carries the coefficients: the websocket flame block, npz and json
+    assert np.array_equal(protocol.flame_block(frames[10])[:N_EXPR], frames[10].expression)
+    z = np.load(write_frames(frames, tmp_path / "t.npz", 30, engine.head.name))
+    assert np.array_equal(z["expression"], expr)
+    js = json.loads(write_frames(frames, tmp_path / "t.json", 30, engine.head.name).read_text())
+    np.testing.assert_allclose(js["frames"][10]["expression"], expr[10], atol=1e-5)
+    # a second engine reads the cache instead of fitting again
+    again = Engine(head=foreign_flame_pkl)
+    assert again.retarget_fit.meta["cache"] == engine.retarget_fit.meta["cache"]
+    assert np.array_equal(again.expression_map, engine.expression_map)
+
+
+def test_unfittable_flame_head_still_loads_with_a_reason(flame_pkl, tmp_path, monkeypatch):
+    """The random-sphere pickles have no face: the engine says so and moves jaw, neck, eyes."""
+    from facestream.engine.stream import Engine
+    monkeypatch.setenv("FACESTREAM_CACHE_DIR", str(tmp_path / "cache"))
+    engine = Engine(head=flame_pkl)
+    assert engine.expression_map is None
+    assert "--arkit-map" in engine.warning and "jaw" in engine.warning

@@ -121,7 +121,11 @@ def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str)
                         "arkit": np.round(f.arkit, 5).tolist(),
                         "jaw_pose": np.round(f.jaw_pose, 5).tolist(),
                         "neck_pose": np.round(f.neck_pose, 5).tolist(),
-                        "eye_pose": np.round(f.eye_pose, 5).tolist()} for f in frames]}))
+                        "eye_pose": np.round(f.eye_pose, 5).tolist(),
+                        # a head without the ARKit basis: its own (e.g. FLAME) coefficients
+                        **({} if f.expression is f.arkit else
+                           {"expression": np.round(f.expression, 5).tolist()})}
+                       for f in frames]}))
     elif out.suffix == ".csv":
         with open(out, "w", newline="") as fh:
             w = csv.writer(fh)

@@ -54,7 +54,8 @@ def default_model_path() -> Path:
 @dataclass
 class Frame:
     """One output frame. arkit: K=52 in [0, 1]; expression: the head's expression weights
-    (ARKit on the default head, FLAME's via the ARKit->FLAME map); poses axis-angle (rad)."""
+    (ARKit on the default head, FLAME's through the fitted or given ARKit->head map); poses
+    axis-angle (rad)."""
 
     seq: int
     timestamp: float  # audio time (s) from the start of the stream that this face shows
@@ -282,20 +283,36 @@ class Engine:
     """Holds the model (a backend) and the head; creates and decodes streams."""
 
     def __init__(self, model: str | Path | None = None, head: Head | str | Path | None = None,
-                 backend: str = "auto", threads: int = 1, arkit_to_flame: str | Path | None = None):
+                 backend: str = "auto", threads: int = 1, arkit_to_flame: str | Path | None = None,
+                 retarget: bool = True):
+        """arkit_to_flame: a K_head x 52 map file for a head without the ARKit basis; without
+        one such a head is retargeted (`retarget.cached_retarget`: fitted once, then read from
+        the user cache) unless retarget=False, which leaves only the jaw, neck and eyes."""
         path = Path(model) if model is not None else default_model_path()
         self.backend = open_backend(path, backend, threads)
         self.info = self.backend.info
         self.head = head if isinstance(head, Head) else load_head(head)
-        self.expression_map = None  # K_head x 52 for FLAME heads
+        self.expression_map = None  # K_head x 52 for heads without the ARKit basis
+        self.retarget_fit = None  # the RetargetFit that made expression_map, when fitted
         self.warning = None
-        if not self.head.is_arkit:
-            if arkit_to_flame is not None:
-                self.expression_map = load_expression_map(arkit_to_flame, self.head.num_expressions)
+        if self.head.is_arkit:
+            return
+        if arkit_to_flame is not None:
+            self.expression_map = load_expression_map(arkit_to_flame, self.head.num_expressions)
+        elif retarget:
+            from .retarget import RetargetError, cached_retarget
+            try:
+                self.retarget_fit = cached_retarget(self.head)
+            except RetargetError as e:
+                self.warning = (f"{e}; without an ARKit->head map (--arkit-map) only the jaw, "
+                                "neck and eyes will move")
             else:
-                self.warning = (f"head {self.head.name!r} has no ARKit expression basis and no "
-                                "ARKit->FLAME map was given (--arkit-map): only the jaw, neck "
-                                "and eyes will move")
+                self.expression_map = self.retarget_fit.map
+                self.warning = self.retarget_fit.warning()
+        else:
+            self.warning = (f"head {self.head.name!r} has no ARKit expression basis, and "
+                            "retargeting is off with no --arkit-map: only the jaw, neck and "
+                            "eyes will move")
 
     @property
     def latency_ms(self) -> float:
