@@ -8,10 +8,10 @@ PIP := $(PY) -m pip
 # Headless OpenGL (EGL + Mesa llvmpipe), PortAudio for microphones, ffmpeg comes from a wheel,
 # chromium for the server's browser-page test (driven over CDP, no npm), Xvfb and a font for
 # the live viewer's window (its test runs under xvfb-run).
-APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium xvfb xauth libfontconfig1 fonts-dejavu-core x11-apps netpbm
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libportaudio2 chromium xvfb xauth libfontconfig1 fonts-dejavu-core x11-apps netpbm godot3-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
-EXTRAS := train,viewer,mic,server,dev,bench,triton
+EXTRAS := train,viewer,mic,server,dev,bench,triton,vmc
 
 .PHONY: demo test deps apt venv data-deps head clean
 

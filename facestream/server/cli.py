@@ -4,6 +4,26 @@ from __future__ import annotations
 from .. import vocab
 
 
+def add_vmc_arguments(p) -> None:
+    """--vmc and --vmc-names (serve and live)."""
+    from .vmc import DEFAULT_PORT, NAME_STYLES
+    p.add_argument("--vmc", metavar="HOST:PORT", help="also send every frame over the VMC "
+                   "protocol (OSC/UDP: VSeeFace, VNyan, Warudo, ...) to HOST:PORT, e.g. "
+                   f"127.0.0.1:{DEFAULT_PORT}; with several sessions one drives the avatar")
+    p.add_argument("--vmc-names", default="perfect-sync", choices=NAME_STYLES,
+                   help="blendshape names sent: Perfect Sync clip names (JawOpen) or ARKit's (jawOpen)")
+
+
+def open_vmc(args, engine=None):
+    """The VMCSender for --vmc, or None; bad HOST:PORT or a missing python-osc raise here,
+    before anything starts."""
+    if not getattr(args, "vmc", None):
+        return None
+    from .vmc import VMCSender
+    joints = engine.head.joints if engine is not None else None
+    return VMCSender(args.vmc, names=args.vmc_names, joints=joints)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="websocket server: audio in, face frames out (see "
                        "docs/protocol.md)")
@@ -27,6 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
     p.add_argument("--livelink", metavar="HOST:PORT", help="also send every frame of every "
                    "session as Live Link Face UDP packets (Unreal) to HOST:PORT")
+    add_vmc_arguments(p)
     from ..engine.animate import add_behaviour_arguments
     add_behaviour_arguments(p)
     p.set_defaults(func=_serve)
@@ -53,20 +74,36 @@ def _serve(args) -> int:
                          mic=args.mic, mic_device=mic_device, livelink=args.livelink,
                          behaviour=behaviour_options(args))
     opts.validate()
+    if args.vmc:
+        from .vmc import parse_address
+        parse_address(args.vmc)  # fail before the model loads
     engine = Engine(args.model, head=args.head, backend=args.backend, arkit_to_flame=args.arkit_map)
     if engine.warning:
         print(f"warning: {engine.warning}")
 
+    vmc = open_vmc(args, engine)
+
     def ready(server):
+        if vmc is not None:  # before any client can connect: nothing awaits in between
+            from .vmc import FrameTaps
+            server.hub.livelink = FrameTaps(server.hub.livelink, vmc)
         host = args.host if ":" not in args.host else f"[{args.host}]"
         q = f"?token={args.token}" if args.token else ""
         print(f"facestream serve: ws://{host}:{server.port}/ws{q}  page: http://{host}:"
               f"{server.port}/{q}  status: http://{host}:{server.port}/status{q}  "
               f"({engine.backend.name}, {args.fps} fps, latency {engine.latency_ms:.0f} ms)",
               flush=True)
+        if vmc is not None:
+            print(f"VMC: sending to {args.vmc} ({args.vmc_names} names)", flush=True)
 
     try:
         asyncio.run(run_server(engine, opts, ready))
     except KeyboardInterrupt:
         pass
+    finally:
+        if vmc is not None:
+            vmc.close()
+            s = vmc.stats()
+            print(f"VMC: {s['sent']} frames sent, {s['failed']} failed, {s['dropped']} dropped, "
+                  f"{s['send_ms']:.2f} ms per frame to encode and send")
     return 0

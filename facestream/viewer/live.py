@@ -249,15 +249,21 @@ def run_live(args, script=None) -> dict:
         raise ValueError(f"--duration must be positive seconds, got {args.duration}")
     if args.input is not None and not Path(args.input).exists():
         raise FileNotFoundError(f"audio file not found: {args.input}")
+    if getattr(args, "vmc", None):
+        from ..server.vmc import parse_address
+        parse_address(args.vmc)  # a bad HOST:PORT fails before the model loads
     _pyglet()  # fail on a missing display before the microphone opens
     engine = Engine(head=args.head, backend=args.backend)
+    from ..server.cli import open_vmc
+    vmc = open_vmc(args, engine)
     source, name = open_source(args.input, args.device)
     speaker = None
     if args.input is not None and not args.no_playback:
         speaker = Speaker.open(source.sample_rate, source.channels)
     session = LiveSession(engine, source, fps=args.fps, emotion=args.emotion, intensity=intensity,
                           smoothing=args.smooth, speaker=speaker, record_dir=args.record_dir,
-                          head_path=args.head, behaviour=behaviour_options(args))
+                          head_path=args.head, behaviour=behaviour_options(args),
+                          taps=[vmc] if vmc is not None else [])
     window = None
     try:
         window = LiveWindow(session, size=args.size, samples=args.samples,
@@ -270,12 +276,16 @@ def run_live(args, script=None) -> dict:
         session.stop()
         if window is not None:
             window.close()
+        if vmc is not None:
+            vmc.close()
     if session.error is not None:
         raise session.error
     stats.update(engine_frames=session.frames_out, compute=session.compute_stats(),
                  latency_ms=engine.latency_ms, emotion=session.emotion,
                  intensity="auto" if session.auto else session.intensity,
                  recordings=[{k: str(v) for k, v in p.items()} for p in session.saved])
+    if vmc is not None:
+        stats["vmc"] = vmc.stats()
     if session.renders:
         print(f"finishing {len(session.renders)} recording video(s) ...")
         stats["render_codes"] = session.wait_renders()
@@ -301,6 +311,8 @@ def add_parser(sub) -> None:
     p.add_argument("--duration", type=float, help="quit after this many seconds")
     p.add_argument("--no-playback", action="store_true", help="do not play --input on speakers")
     add_behaviour_arguments(p)
+    from ..server.cli import add_vmc_arguments
+    add_vmc_arguments(p)
     p.set_defaults(func=_cmd)
 
 
@@ -315,6 +327,10 @@ def _cmd(args) -> int:
           f"engine made {stats['engine_frames']} frames; compute {c['median_ms']:.2f} ms median, "
           f"{c['p99_ms']:.2f} ms p99 per {c['block_ms']:.0f} ms chunk; algorithmic latency "
           f"{stats['latency_ms']:.0f} ms")
+    if "vmc" in stats:
+        v = stats["vmc"]
+        print(f"VMC: {v['sent']} frames sent, {v['failed']} failed, {v['dropped']} dropped, "
+              f"{v['send_ms']:.2f} ms per frame to encode and send (sender thread)")
     for rec in stats["recordings"]:
         print(f"recording: {rec['mp4']} (audio {rec['wav']}, frames {rec['npz']})")
     return 0

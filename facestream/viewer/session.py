@@ -126,9 +126,12 @@ class LiveSession:
                  emotion: str = "neutral", intensity: float | str = 0.5,
                  smoothing: bool = False, speaker: Speaker | None = None,
                  record_dir: str | Path = "out/recordings", head_path: str | None = None,
-                 render_size: int = 512, behaviour=None):
-        """behaviour: the stream's BehaviourOptions (or a dict of them; None: defaults)."""
+                 render_size: int = 512, behaviour=None, taps=()):
+        """behaviour: the stream's BehaviourOptions (or a dict of them; None: defaults);
+        taps: outputs given every frame on the session thread (`send(frame)` must not block,
+        e.g. server.vmc.VMCSender)."""
         self.engine, self.source, self.speaker = engine, source, speaker
+        self.taps = list(taps)
         self.fps = fps
         self.record_dir, self.head_path, self.render_size = Path(record_dir), head_path, render_size
         self.auto = intensity == "auto"
@@ -234,6 +237,9 @@ class LiveSession:
         self._publish(frames)
 
     def _publish(self, frames: list[Frame]) -> None:
+        for tap in self.taps:
+            for f in frames:
+                tap.send(f)
         if frames:
             self.frames_out += len(frames)
             f = frames[-1]  # only the newest is drawn: older ones in a burst are skipped
