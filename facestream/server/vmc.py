@@ -29,6 +29,7 @@ for encoding or the network, and a missing receiver only counts failed sends.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -116,31 +117,41 @@ class _Pose:
     eye_pose: np.ndarray  # 6: left, right
 
 
-def build_bundle(pose: _Pose, names: tuple[str, ...], positions: dict, time_s: float) -> bytes:
-    """One frame's OSC bundle (python-osc's encoder), in the order of the module docstring."""
-    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+def _message(address: str, *args) -> bytes:
+    """One OSC message, encoded by python-osc's builder (s, i, f by the Python type)."""
     from pythonosc.osc_message_builder import OscMessageBuilder as M
+    m = M(address)
+    for a in args:
+        m.add_arg(a, M.ARG_TYPE_STRING if isinstance(a, str) else
+                  M.ARG_TYPE_INT if isinstance(a, int) else M.ARG_TYPE_FLOAT)
+    return m.build().dgram
 
-    def msg(address, *args):
-        m = M(address)
-        for a in args:
-            m.add_arg(a, M.ARG_TYPE_STRING if isinstance(a, str) else
-                      M.ARG_TYPE_INT if isinstance(a, int) else M.ARG_TYPE_FLOAT)
-        return m.build()
 
-    b = OscBundleBuilder(IMMEDIATELY)
-    for name, w in zip(names, np.clip(pose.arkit, 0.0, 1.0).tolist()):
-        b.add_content(msg("/VMC/Ext/Blend/Val", name, w))
-    b.add_content(msg("/VMC/Ext/Blend/Apply"))
+@functools.lru_cache(maxsize=None)
+def _fixed_message(address: str, *args) -> bytes:
+    """A message that never changes (Apply, OK): built once."""
+    return _message(address, *args)
+
+
+def build_bundle(pose: _Pose, names: tuple[str, ...], positions: dict, time_s: float) -> bytes:
+    """One frame's OSC bundle, in the order of the module docstring. Each message comes from
+    python-osc's builder; the bundle is framed with python-osc's own type writers, as its
+    OscBundleBuilder does, without that builder's re-parse of every message it has just
+    written (a third of the cost)."""
+    from pythonosc.osc_bundle_builder import IMMEDIATELY
+    from pythonosc.parsing import osc_types
+    msgs = [_message("/VMC/Ext/Blend/Val", name, w)
+            for name, w in zip(names, np.clip(pose.arkit, 0.0, 1.0).tolist())]
+    msgs.append(_fixed_message("/VMC/Ext/Blend/Apply"))
     neck = np.asarray(pose.neck_pose, np.float64)
     rotations = {"Neck": NECK_SHARE * neck, "Head": (1.0 - NECK_SHARE) * neck,
                  "LeftEye": pose.eye_pose[:3], "RightEye": pose.eye_pose[3:6]}
     for bone in BONES:
-        b.add_content(msg("/VMC/Ext/Bone/Pos", bone, *positions[bone],
-                          *unity_quaternion(rotations[bone])))
-    b.add_content(msg("/VMC/Ext/OK", *OK_ARGS))
-    b.add_content(msg("/VMC/Ext/T", float(time_s)))
-    return b.build().dgram
+        msgs.append(_message("/VMC/Ext/Bone/Pos", bone, *positions[bone],
+                             *unity_quaternion(rotations[bone])))
+    msgs += [_fixed_message("/VMC/Ext/OK", *OK_ARGS), _message("/VMC/Ext/T", float(time_s))]
+    return b"".join([osc_types.write_string("#bundle"), osc_types.write_date(IMMEDIATELY)]
+                    + [osc_types.write_int(len(m)) + m for m in msgs])
 
 
 class VMCSender:
