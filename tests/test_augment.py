@@ -1,4 +1,3 @@
-import time
 
 import numpy as np
 import pytest
@@ -161,20 +160,6 @@ def test_deterministic_for_a_seed():
     np.testing.assert_array_equal(a.audio, b.audio)
     assert (a.pad_front, a.pad_back) == (b.pad_front, b.pad_back)
     assert not np.array_equal(a.audio, aug(x, 43).audio)
-
-
-def test_speed_well_over_100x_real_time():
-    pool = [speechlike(1.0, seed=s) for s in range(3)]
-    aug = Augmenter(AugmentConfig(), noise_pool=pool, babble_pool=pool)
-    x = speechlike(4.0)
-    aug(x, 0)
-    n = 20
-    t0 = time.perf_counter()
-    for i in range(n):
-        aug(x, i)
-    speed = n * 4.0 / (time.perf_counter() - t0)
-    # The default chain measures ~1000x on a 2-core machine; 100x leaves room for a busy one.
-    assert speed > 100, f"{speed:.0f}x real time"
 
 
 def test_bad_config_and_input_raise_with_the_fix():
