@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 CODE = r"""
-import json, resource, sys
+import json, re, sys
 
 class NoTorch:
     def find_spec(self, name, path=None, target=None):
@@ -33,7 +33,10 @@ jaw = arkit[:, facestream.vocab.ARKIT_INDEX["jawOpen"]]
 print(json.dumps({"backend": engine.backend.name, "frames": len(frames),
                   "finite": bool(np.isfinite(arkit).all()), "jaw_range": float(np.ptp(jaw)),
                   "torch_loaded": any(m == "torch" or m.startswith("torch.") for m in sys.modules),
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  # VmHWM is this process's own peak: getrusage's ru_maxrss keeps the peak of
+                  # the forked parent (pytest) across exec, so it grows with the test session.
+                  "maxrss_mb": int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())
+                                   .group(1)) / 1024}))
 """
 
 
