@@ -130,8 +130,13 @@ def test_calibrate_command_writes_a_checkpoint_with_the_chosen_gate(tiny_corpus,
 
 def test_gain_choice_matches_the_targets_opening():
     from facestream.training.calibrate import choose_gain
-    scores = [{"open_gain": g, "gap_p95_ratio": r} for g, r in ((1.0, 0.6), (1.4, 0.92), (1.6, 1.12))]
-    assert choose_gain(scores)["open_gain"] == 1.4
+    scores = [{"open_gain": g, "gap_p95_ratio": r, "LVE_1e-5m2": e}
+              for g, r, e in ((1.0, 0.6, 1.0), (1.4, 0.92, 1.5), (1.6, 1.12, 2.0))]
+    assert choose_gain(scores)["open_gain"] == 1.4  # none within 5%: the closest
+    scores += [{"open_gain": 1.5, "gap_p95_ratio": 0.96, "LVE_1e-5m2": 1.7},
+               {"open_gain": 1.55, "gap_p95_ratio": 1.01, "LVE_1e-5m2": 1.8}]
+    assert choose_gain(scores)["open_gain"] == 1.5  # within 5%: the lowest LVE
+    assert choose_gain(scores, tolerance=0.1)["open_gain"] == 1.4
 
 
 def test_phone_classes_and_lead():

@@ -11,7 +11,7 @@ runs once per sequence; only the cheap decoding is repeated per gate.
 Then the opening gain (ModelConfig.open_gain): a model trained on squared error opens the
 lips less than its targets on voices it is unsure of. With the chosen gate, every gain on
 GRID_GAIN is scored and the one whose lip opening (95th percentile per sequence, median over
-sequences) comes closest to the targets' is kept (`choose_gain`).
+sequences) is within 5% of the targets' at the lowest LVE is kept (`choose_gain`).
 
     facestream calibrate runs/default2/model.pt -o runs/default2/calibrated.pt \
         --corpus build/corpus --splits val-real-speakers
@@ -55,9 +55,28 @@ def score_gates(model, sequences, gates, head=None, gains=None, raws=None) -> li
     return out
 
 
-def choose_gain(scores: list[dict]) -> dict:
-    """The score whose lip-opening 95th percentile is closest to the targets' (ratio 1)."""
+def choose_gain(scores: list[dict], tolerance: float = 0.05) -> dict:
+    """The lowest-LVE score whose lip-opening 95th percentile is within `tolerance` (relative)
+    of the targets'; failing that, the one closest to them. Opening more than the model is sure
+    of costs vertex error, so of the gains that match the spread the cheapest is kept."""
+    near = [s for s in scores if abs(s["gap_p95_ratio"] - 1.0) <= tolerance]
+    if near:
+        return min(near, key=lambda s: s["LVE_1e-5m2"])
     return min(scores, key=lambda s: abs(np.log(max(s["gap_p95_ratio"], 1e-6))))
+
+
+def regate_choice(scores: list[dict], current: dict, min_open_rate: float, max_false: float,
+                  ratio_tolerance: float) -> dict:
+    """Of gates scored at one opening gain, the one closing the most bilabials (then the
+    lowest LVE) with open vowels opened, false closures within max_false and the lip opening
+    still within ratio_tolerance of the targets'; `current` if none does better."""
+    ok = [s for s in scores if s["open_rate"] >= min_open_rate
+          and max_false_closure(s) <= max_false
+          and abs(s["gap_p95_ratio"] - 1.0) <= ratio_tolerance
+          and s["closure_rate"] > current["closure_rate"]]
+    if not ok:
+        return current
+    return max(ok, key=lambda s: (round(s["closure_rate"], 3), -s["LVE_1e-5m2"]))
 
 
 def max_false_closure(score: dict) -> float:
@@ -99,11 +118,16 @@ def main(argv=None) -> int:
     ap.add_argument("--min-closure", type=float, default=0.9,
                     help="prefer the lowest-LVE gate closing at least this share of /p b m/ "
                          "(the project's target); 1.01 turns this off")
-    ap.add_argument("--max-false-closure", type=float, default=0.15,
+    ap.add_argument("--max-false-closure", type=float, default=0.30,
                     help="and shut the lips at no more than this share of any non-bilabial "
-                         "consonant class's centres")
+                         "consonant class's centres (the project's goal is 0.15; the shipped "
+                         "model's classifier reaches 0.32 closure there on unseen real "
+                         "speakers, 0.50 at 0.30, the old model's level: README)")
     ap.add_argument("--json", help="write every gate's scores here")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--gain-tolerance", type=float, default=0.05,
+                    help="the opening gain must bring the lip opening's 95th percentile within "
+                         "this relative distance of the targets' (the lowest-LVE such gain wins)")
     ap.add_argument("--no-open-gain", dest="open_gain", action="store_false",
                     help="keep the model's opening gain (do not calibrate it)")
     args = ap.parse_args(argv)
@@ -129,17 +153,30 @@ def main(argv=None) -> int:
               f"false closures {max_false_closure(s):.3f}{mark}")
     gain_scores = score_gates(model, seqs, [tuple(best["gate"])], gains=GRID_GAIN, raws=raws) \
         if args.open_gain else [best]
-    tuned = choose_gain(gain_scores)
+    tuned = choose_gain(gain_scores, args.gain_tolerance)
     for s in gain_scores:
         mark = " <- chosen" if s is tuned else ""
         print(f"open gain {s['open_gain']:.2f}: lip opening p95 {s['gap_p95_mm']:.1f} mm "
               f"(targets {s['target_gap_p95_mm']:.1f}, ratio {s['gap_p95_ratio']:.2f})  "
               f"closure {s['closure_rate']:.3f}  LVE {s['LVE_1e-5m2']:.3f}{mark}")
+    regate = []
+    if args.open_gain and tuned["open_gain"] != model.config.open_gain:
+        # A wider-open mouth shuts less by itself at consonants, so a lower gate may now close
+        # more bilabials within the same false-closure limit: choose the gate again at the gain.
+        regate = score_gates(model, seqs, gates[1:], gains=(tuned["open_gain"],), raws=raws)
+        tuned = regate_choice(regate, tuned, args.min_open_rate, args.max_false_closure,
+                              2 * args.gain_tolerance)
+        best = {**best, "gate": tuned["gate"]}
+        print(f"gate at open gain {tuned['open_gain']:.2f}: {tuned['gate'][0]:.2f}-"
+              f"{tuned['gate'][1]:.2f}, closure {tuned['closure_rate']:.3f}, false closures "
+              f"{max_false_closure(tuned):.3f}, ratio {tuned['gap_p95_ratio']:.2f}, "
+              f"LVE {tuned['LVE_1e-5m2']:.3f}")
     if args.json:
         strip = lambda s: {k: v for k, v in s.items() if k != "by_speaker"}  # noqa: E731
         Path(args.json).write_text(json.dumps({
             "trained": list(trained), "chosen": best["gate"], "open_gain": tuned["open_gain"],
-            "scores": [strip(s) for s in scores], "gain_scores": [strip(s) for s in gain_scores]},
+            "scores": [strip(s) for s in scores], "gain_scores": [strip(s) for s in gain_scores],
+            "regate_scores": [strip(s) for s in regate]},
             indent=1, default=float))
     model.config = replace(model.config, gate_lo=best["gate"][0], gate_hi=best["gate"][1],
                            open_gain=tuned["open_gain"])
