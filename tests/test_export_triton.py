@@ -85,3 +85,35 @@ def test_cli_exports_a_repository(tmp_path, capsys):
     assert main(["export", str(tmp_path / "o.pt"), "--format", "triton", "-o", str(tmp_path / "r2")]) != 0
     assert "cannot stream" in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()
+
+
+def test_engine_runs_the_batch_first_graph_like_the_plain_export(repo, tmp_path):
+    """The Triton graph records state_layout batch_first; the engine reads it (a GRU of two
+    layers would otherwise get its state's batch on the wrong axis) and streams many streams
+    in one batch exactly as from the plain ONNX export."""
+    from facestream.engine.stream import Engine
+    from facestream.exporters.export import export_onnx
+    net, model_dir = repo
+    plain = export_onnx(net, tmp_path / "plain.onnx", head="facestream-default-head")
+    rng = np.random.default_rng(0)
+    audio = [(0.1 * rng.standard_normal(16000)).astype(np.float32) for _ in range(3)]
+    out = {}
+    for name, path in (("triton", model_dir / "1" / "model.onnx"), ("plain", plain)):
+        eng = Engine(str(path))
+        streams = [eng.create_stream(seed=i) for i in range(len(audio))]
+        frames = {id(s): [] for s in streams}
+        for k in range(0, 16000, 320):
+            for s, a in zip(streams, audio):
+                s.accept_waveform(16000, a[k:k + 320])
+            for key, fr in eng.decode_streams(streams).items():
+                frames[key] += fr
+        out[name] = np.stack([np.stack([f.arkit for f in frames[id(s)]]) for s in streams])
+    assert out["triton"].shape == out["plain"].shape and out["triton"].shape[1] > 20
+    np.testing.assert_allclose(out["triton"], out["plain"], atol=1e-5)
+
+
+def test_engine_refuses_an_unknown_state_layout():
+    from facestream.engine.backends import ModelInfo
+    meta = {"format": "facestream-model", "state_shapes": "[]", "state_layout": "time_major"}
+    with pytest.raises(ValueError, match="layout 'time_major'"):
+        ModelInfo.from_meta("m.onnx", meta)

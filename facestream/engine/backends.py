@@ -33,6 +33,11 @@ class ModelInfo:
         if meta.get("format") != "facestream-model":
             raise ValueError(f"{path} is not a facestream model (no facestream metadata): export "
                              "it with `facestream export`")
+        layout = meta.get("state_layout", "engine")
+        if layout not in STATE_LAYOUTS:
+            raise ValueError(f"{path} keeps its states in layout {layout!r}, which this facestream "
+                             f"cannot run (it knows {', '.join(STATE_LAYOUTS)}): re-export it with "
+                             "`facestream export --format onnx`")
         from .. import vocab
         if "state_shapes" not in meta:
             raise ValueError(f"{path} was exported by an older facestream (no state_shapes in its "
@@ -58,10 +63,17 @@ class ModelInfo:
     def zero_state(self, batch: int = 1) -> list[np.ndarray]:
         return [np.zeros(s, np.float32) for s in self.state_shapes(batch)]
 
-    @staticmethod
-    def state_batch_axis(name: str) -> int:
-        """The GRU state is layers x B x H; every other state is B x ..."""
+    def state_batch_axis(self, name: str) -> int:
+        """The batch axis of a state: in the engine's layout the GRU state is layers x B x H and
+        every other state B x ...; a "batch_first" graph (the Triton export) has every state
+        B x ..."""
+        if self.meta.get("state_layout", "engine") == "batch_first":
+            return 0
         return 1 if name == "gru" else 0
+
+
+# How an exported graph lays out its state tensors (metadata "state_layout"; absent = "engine").
+STATE_LAYOUTS = ("engine", "batch_first")
 
 
 class OnnxBackend:
