@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import vocab
 from ..engine.head import Head, load_head
-from .phonemes import BILABIALS, PHONES
+from .phonemes import PHONES, REDUCED_VOWELS
 
 OPEN_VOWELS = frozenset(p for p, ph in PHONES.items() if ph.kind == "vowel" and ph.height >= 2.5)
 CONSONANT_CLASSES = ("bilabial", "labiodental", "dental", "alveolar", "velar", "other")
@@ -47,7 +47,6 @@ MAX_LEAD_FRAMES = 10  # the lead search spans +-100 ms
 
 def phone_class(symbol: str) -> str:
     """The evaluation class of an inventory phone (PHONE_CLASSES)."""
-    from .phonemes import REDUCED_VOWELS
     ph = PHONES[symbol]
     if ph.kind == "silence":
         return "silence"
@@ -255,17 +254,14 @@ def sequence_metrics(mh: MeasuredHead, seq: Sequence, arkit: np.ndarray, jaw: np
     fdd_p = np.linalg.norm(vp[:, mh.upper] - rest, axis=-1).std(0)
     gap = mh.lip_gap(vp) * 1000.0
     tgap = mh.lip_gap(vt) * 1000.0
-    closed = total = opened = n_open = 0
+    opened = n_open = 0
     cls_n = dict.fromkeys(PHONE_CLASSES, 0)
     cls_shut = dict.fromkeys(PHONE_CLASSES, 0)
     cls_gap = dict.fromkeys(PHONE_CLASSES, 0.0)
     cls_tgap = dict.fromkeys(PHONE_CLASSES, 0.0)
     for s in seq.phones:
         t = min(int((s.start + s.end) / 2 * vocab.INTERNAL_FPS), len(gap) - 1)
-        if s.phone in BILABIALS:
-            closed += gap[t] < CLOSED_MM
-            total += 1
-        elif s.phone in OPEN_VOWELS:
+        if s.phone in OPEN_VOWELS:
             opened += gap[t] > OPEN_MM
             n_open += 1
         c = phone_class(s.phone)
@@ -276,7 +272,7 @@ def sequence_metrics(mh: MeasuredHead, seq: Sequence, arkit: np.ndarray, jaw: np
     emo_err = np.abs(arkit[:, EXPRESSION_SHAPES] - seq.arkit[:, EXPRESSION_SHAPES]).mean(1)
     return {"frames": len(vp), "lve_sum": float(d2.max(1).sum()), "lip_mean_sum": float(d.mean(1).sum()),
             "lip_max_sum": float(d.max(1).sum()), "fdd_abs": float(np.mean(np.abs(fdd_t - fdd_p))),
-            "closed": int(closed), "bilabials": int(total), "opened": int(opened),
+            "closed": cls_shut["bilabial"], "bilabials": cls_n["bilabial"], "opened": int(opened),
             "open_vowels": int(n_open), "emo_err": emo_err,
             "dominant": seq.emotion.argmax(1), "intensity": seq.intensity,
             "voice": seq.voice, "class_n": cls_n, "class_shut": cls_shut, "class_gap": cls_gap,

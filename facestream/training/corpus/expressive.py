@@ -166,15 +166,17 @@ def _ou(n: int, rng: np.random.Generator, sigma: float, tau: float, fps: int) ->
 
 
 def neck_track(audio: np.ndarray | None, n_frames: int, rng: np.random.Generator,
-               fps: int = vocab.INTERNAL_FPS, sample_rate: int = vocab.SAMPLE_RATE) -> np.ndarray:
+               fps: int = vocab.INTERNAL_FPS, sample_rate: int = vocab.SAMPLE_RATE,
+               tracks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Small head motion from the prosody -> T x 3 neck axis-angle (radians).
 
     Pitch (x; positive nods down) rises with F0 and dips in nods at stressed syllables
     (the loudest syllable within NOD_SPACING_S, nodded with probability NOD_P: the head
     starts down 80 ms before the loudness peak and is lowest 70-150 ms after it);
     yaw (y) and roll (z) drift slowly, more while speaking. All follow the prosody through
-    a causal low-pass (the head lags the voice) and stay within NECK_MAX_DEG."""
-    loud, f0z = prosody(audio, n_frames, fps, sample_rate)
+    a causal low-pass (the head lags the voice) and stay within NECK_MAX_DEG. tracks: the
+    audio's `prosody` when the caller already has it (audio is then not read)."""
+    loud, f0z = tracks if tracks is not None else prosody(audio, n_frames, fps, sample_rate)
     out = np.zeros((n_frames, 3))
     if n_frames == 0:
         return out.astype(np.float32)
@@ -228,7 +230,7 @@ def make_targets(utterance: Utterance, rng: np.random.Generator,
     return Targets(
         arkit=arkit,
         jaw=vocab.jaw_open_to_pose(arkit[:, _K["jawOpen"]]),
-        neck=neck_track(utterance.audio, n, rng),
+        neck=neck_track(utterance.audio, n, rng, tracks=(loud, f0z)),
         emotion=weights.astype(np.float32),
         intensity=np.clip(inten, 0.0, 1.0).astype(np.float32),
         phone_ids=art.phone_ids,
