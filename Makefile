@@ -13,13 +13,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 EXTRAS := train,viewer,mic,server,dev,bench,triton,vmc
 
-.PHONY: demo test deps apt venv data-deps head clean
+.PHONY: demo test deps apt venv data-deps head clean js-deps
 
 demo: deps
 	$(VENV)/bin/facestream render facestream/assets/example_speech.flac -o out/demo.mp4 --layout emo-cls --size 320 --sheet out/demo_sheet.png
 
 # The suite exercises a small version of the corpus build, so it needs the speech engines.
-test: deps data-deps
+test: deps data-deps js-deps
 	$(PY) -m pytest -q
 
 deps: apt venv
@@ -39,6 +39,23 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[$(EXTRAS)]"
 	touch $(STAMP)
+
+# npm packages for the browser pages and their tests, pinned, into build/npm (git-ignored):
+# onnxruntime-web runs the model in the page (issue 19); gltf-validator checks exported takes
+# and three's GLTFLoader loads them in Chromium (issue 17). Installed only when a pinned version
+# is missing; all at once, because `npm install --no-save` prunes packages it was not given.
+NPM_PACKAGES := onnxruntime-web@1.30.0 gltf-validator@2.0.0-dev.3.10 three@0.187.0
+NPM_DIR := build/npm
+
+js-deps:
+	@command -v npm >/dev/null || { echo "installing apt packages: nodejs npm"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm; }
+	@missing=$$(for p in $(NPM_PACKAGES); do n=$${p%@*}; v=$${p##*@}; \
+		grep -qs "\"version\": \"$$v\"" $(NPM_DIR)/node_modules/$$n/package.json || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing npm packages: $$missing"; \
+		mkdir -p $(NPM_DIR) && npm install --no-save --no-audit --no-fund --prefix $(NPM_DIR) $(NPM_PACKAGES); \
+	fi
 
 # Speech engines, every Debian MBROLA voice, real-speech prompts, sox, pocketsphinx.
 data-deps: deps
