@@ -283,3 +283,53 @@ def test_serve_vmc_end_to_end():
     np.testing.assert_allclose(jaw, [f.arkit[JAW] for f in frames], atol=1e-6)
     m = re.search(r"VMC: (\d+) frames sent, 0 failed, 0 dropped", out)
     assert m and int(m.group(1)) == len(frames), out[-500:]
+
+
+def _start_serve(rx_port: int) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "facestream", "serve", "--port", "0",
+                             "--vmc", f"127.0.0.1:{rx_port}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    url = None
+    for line in proc.stdout:
+        m = re.search(r"(ws://\S+/ws)", line)
+        url = m.group(1) if m else url
+        if "VMC: sending" in line:
+            break
+    assert url, "serve did not print its address"
+    return proc, url
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["sigint", "sigint-twice"])
+def test_serve_stops_on_sigint_mid_session(signals):
+    """Ctrl-C while a client is still streaming: serve closes the connection, stops the hub and
+    the VMC sender, prints the sender's summary and exits 0 — once or pressed twice."""
+    pytest.importorskip("websockets", reason="the server needs the `server` extra (websockets)")
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    x = (0.3 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000)).astype(np.float32)
+    with Receiver() as rx:
+        proc, url = _start_serve(rx.port)
+        try:
+            with connect(url, compression=None, open_timeout=10) as c:
+                json.loads(c.recv(10))
+                c.send(json.dumps({"type": "start", "sample_rate": 16000, "format": "f32le"}))
+                with pytest.raises(ConnectionClosed):  # the server closes it, not us
+                    for i in range(0, len(x), 320):
+                        c.send(x[i:i + 320].tobytes())
+                        if i == 320 * 25:  # half a second in, with the session live
+                            for _ in range(signals):
+                                proc.send_signal(signal.SIGINT)
+                                time.sleep(0.05)
+                        time.sleep(0.02)
+                    while True:
+                        c.recv(10)
+            out = proc.communicate(timeout=20)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, out[-1000:]
+    assert re.search(r"VMC: \d+ frames sent, 0 failed", out), out[-1000:]
+    assert "Traceback" not in out, out[-2000:]

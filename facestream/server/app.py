@@ -73,6 +73,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+STOP_TIMEOUT_S = 5.0  # longest wait for connection handlers to end when the server stops
+
+
 class Server:
     """The hub plus a websockets server (asyncio). Start and stop it inside a running loop."""
 
@@ -113,8 +116,14 @@ class Server:
             await asyncio.to_thread(self._mic_thread.join, 5)
             self._mic.close()
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            self._server.close()  # closes every connection (close_timeout=2 s each, in parallel)
+            for session in list(self.hub.sessions.values()):
+                session.drained.set()  # a handler held by backpressure must see its socket close
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), STOP_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                log.warning("%d connection(s) still open %.0f s after closing: leaving them",
+                            len(self.hub.clients), STOP_TIMEOUT_S)
         await self.hub.stop()
 
     # ---- HTTP: auth, Origin, routes ----------------------------------------------------------
@@ -163,32 +172,9 @@ class Server:
         return urlsplit(origin).netloc.lower() == host.lower()  # the page this server served
 
     def head_bin(self) -> bytes:
-        """The head for the browser: u32 length of a JSON header, the JSON (padded to 4 bytes),
-        then float32 V x 3 rest vertices, uint32 F x 3 triangles, uint8 V material ids (padded),
-        float32 V x 4 feature numbers (brows, lashes, neck fade: viewer/features.py). The JSON's
-        `features` carries their column names and what paints them (`glsl`, `brow_colour`,
-        `lash_colour`), so the page draws them as the renderer does without a copy of either."""
+        """The head for the browser (`head_bin`), encoded once."""
         if self._head_bin is None:
-            import numpy as np
-
-            from ..engine.head import MATERIALS
-            from ..viewer import features as feat
-            h = self.engine.head
-            meta = json.dumps({"name": h.name, "num_vertices": int(h.num_vertices),
-                               "num_faces": int(h.faces.shape[0]),
-                               "materials": list(MATERIALS),
-                               "features": {"names": list(feat.FEATURE_NAMES),
-                                            "glsl": feat.FEATURE_GLSL,
-                                            "brow_colour": list(feat.BROW_COLOUR),
-                                            "lash_colour": list(feat.LASH_COLOUR)}}).encode()
-            meta += b" " * (-len(meta) % 4)
-            mat = (h.vertex_material if h.vertex_material is not None
-                   else np.zeros(h.num_vertices)).astype(np.uint8).tobytes()
-            mat += b"\0" * (-len(mat) % 4)
-            self._head_bin = b"".join((struct.pack("<I", len(meta)), meta,
-                                       h.template.astype("<f4").tobytes(),
-                                       h.faces.astype("<u4").tobytes(), mat,
-                                       feat.feature_attributes(h).astype("<f4").tobytes()))
+            self._head_bin = head_bin(self.engine.head)
         return self._head_bin
 
     # ---- websocket connections --------------------------------------------------------------
@@ -259,6 +245,34 @@ class Server:
         self._mic_stop = threading.Event()
         self._mic_thread = threading.Thread(target=pump, name="facestream-mic", daemon=True)
         self._mic_thread.start()
+
+
+def head_bin(head) -> bytes:
+    """The head for the browser: u32 length of a JSON header, the JSON (padded to 4 bytes),
+    then float32 V x 3 rest vertices, uint32 F x 3 triangles, uint8 V material ids (padded),
+    float32 V x 4 feature numbers (brows, lashes, neck fade: viewer/features.py). The JSON's
+    `features` carries their column names and what paints them (`glsl`, `brow_colour`,
+    `lash_colour`), so the page draws them as the renderer does without a copy of either.
+    The in-browser page (exporters/web.py) reads the same file."""
+    import numpy as np
+
+    from ..engine.head import MATERIALS
+    from ..viewer import features as feat
+    h = head
+    meta = json.dumps({"name": h.name, "num_vertices": int(h.num_vertices),
+                       "num_faces": int(h.faces.shape[0]),
+                       "materials": list(MATERIALS),
+                       "features": {"names": list(feat.FEATURE_NAMES),
+                                    "glsl": feat.FEATURE_GLSL,
+                                    "brow_colour": list(feat.BROW_COLOUR),
+                                    "lash_colour": list(feat.LASH_COLOUR)}}).encode()
+    meta += b" " * (-len(meta) % 4)
+    mat = (h.vertex_material if h.vertex_material is not None
+           else np.zeros(h.num_vertices)).astype(np.uint8).tobytes()
+    mat += b"\0" * (-len(mat) % 4)
+    return b"".join((struct.pack("<I", len(meta)), meta, h.template.astype("<f4").tobytes(),
+                     h.faces.astype("<u4").tobytes(), mat,
+                     feat.feature_attributes(h).astype("<f4").tobytes()))
 
 
 def _response(status: int, body: bytes, ctype: str):

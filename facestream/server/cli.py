@@ -58,6 +58,8 @@ def add_parser(sub) -> None:
 def _serve(args) -> int:
     import asyncio
     import logging
+    import signal
+    import threading
 
     from ..engine.animate import behaviour_options
     from ..engine.stream import Engine
@@ -98,9 +100,11 @@ def _serve(args) -> int:
 
     try:
         asyncio.run(run_server(engine, opts, ready))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C cut the (bounded) shutdown short
         pass
     finally:
+        if threading.current_thread() is threading.main_thread():  # a further Ctrl-C must
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # not cut the summary short
         if vmc is not None:
             vmc.close()
             s = vmc.stats()

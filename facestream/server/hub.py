@@ -207,7 +207,8 @@ class Hub:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        self.executor.shutdown(wait=True)
+        # the tick in flight finishes in its thread; the loop keeps running meanwhile
+        await asyncio.to_thread(self.executor.shutdown, True, cancel_futures=True)
         if self.livelink is not None:
             self.livelink.close()
 
