@@ -111,3 +111,23 @@ def test_sharpened_gate_and_detached_closure():
     out.grad = None
     decode_outputs(out, 0.3, 0.7, gate_grad=True)["arkit"].sum().backward()
     assert out.grad[..., -1].abs().max() > 0
+
+
+def test_vtlp_moves_a_tone_by_its_factor_and_keeps_the_band():
+    """Vocal tract length perturbation: a warp of 1 is the identity, the band's ends stay put,
+    and the log-mel of a 1 kHz tone under alpha = 1.1 peaks where a 1.1 kHz tone does."""
+    from facestream.training.network import LogMel, vtlp_bins
+    bins = vtlp_bins(np.array([0.88, 1.0, 1.12]), 257)
+    np.testing.assert_allclose(bins[1], np.arange(257), atol=1e-4)
+    assert np.all(np.diff(bins, axis=1) > 0) and np.allclose(bins[:, [0, -1]], [0, 256])
+    assert bins[2, 100] < 100 < bins[0, 100]  # alpha > 1 reads lower bins: the spectrum rises
+    fe = LogMel(64)
+    t = np.arange(16000) / 16000
+
+    def peak(freq, alpha=None):
+        x = torch.tensor(np.sin(2 * np.pi * freq * t), dtype=torch.float32)[None]
+        warp = None if alpha is None else torch.from_numpy(vtlp_bins(np.array([alpha]), fe.bins))
+        return int(fe(x, warp)[0].mean(1).argmax())
+
+    assert peak(1000, 1.1) == peak(1100) != peak(1000)
+    assert peak(1000, 0.9) == peak(900) != peak(1000)

@@ -84,3 +84,15 @@ def test_bilabial_labels():
     assert bilabial_labels(ids).tolist() == [-1, 1, 0, 1, 1, 0, -1]
     with pytest.raises(ValueError, match="closure_label"):
         load_config(None, ["closure_label=nope"])
+
+
+def test_real_weight_draws_recorded_speech_more_often():
+    """real_weight scales the chance of a recorded clip per second of audio; synthetic stays 1."""
+    from facestream.training.train import TrainConfig, WindowSampler
+    clip = {k: np.zeros((400, w), np.float32) for k, w in (("arkit", 52), ("jaw", 3), ("neck", 3),
+                                                           ("emotion", 8))}
+    clips = [dict(clip, source="mbrola"), dict(clip, source="asterisk"), dict(clip, source="flite")]
+    for w, want in ((1.0, [1 / 3] * 3), (4.0, [1 / 6, 4 / 6, 1 / 6])):
+        np.testing.assert_allclose(WindowSampler(clips, TrainConfig(real_weight=w)).p, want)
+    with pytest.raises(ValueError, match="real_weight"):
+        TrainConfig(real_weight=0).validate()

@@ -101,11 +101,39 @@ class LogMel(nn.Module):
         self.register_buffer("mel", torch.tensor(faudio.mel_filterbank(n_mels)))
         self.bins = faudio.N_FFT // 2 + 1
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def forward(self, audio: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
+        """warp: optional B x F fractional source bins (`vtlp_bins`), training only."""
         spec = nn.functional.conv1d(audio[:, None, :], self.dft, stride=vocab.HOP_SAMPLES)
         power = spec[:, : self.bins] ** 2 + spec[:, self.bins:] ** 2  # B x F x N
+        if warp is not None:
+            power = warp_spectrum(power, warp)
         mel = torch.matmul(self.mel, power)  # B x M x N
         return (torch.log(mel + 1e-6) + 6.0) / 4.0  # roughly zero-mean, unit-scale
+
+
+def vtlp_bins(alpha: np.ndarray, bins: int, boundary: float = 0.85) -> np.ndarray:
+    """Vocal tract length perturbation (Jaitly & Hinton 2013): B factors -> B x F source bins.
+
+    Frequency f maps to alpha * f up to a cut-off, then linearly to Nyquist, so the band
+    keeps its edges; output bin k reads the power at the returned fractional source bin.
+    alpha > 1 stretches the spectrum up (a shorter tract: formants and harmonics rise)."""
+    top = bins - 1
+    f = np.arange(bins, dtype=np.float64)
+    out = np.empty((len(alpha), bins), np.float32)
+    for i, a in enumerate(np.asarray(alpha, np.float64)):
+        cut = boundary * top * min(a, 1.0) / a
+        warped = np.where(f <= cut, a * f, a * cut + (top - a * cut) * (f - cut) / (top - cut))
+        out[i] = np.interp(f, warped, f)  # warped is increasing: invert it
+    return out
+
+
+def warp_spectrum(power: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+    """power B x F x N, src B x F fractional bins -> B x F x N, linearly interpolated."""
+    lo = src.floor().long().clamp(0, power.shape[1] - 1)
+    hi = (lo + 1).clamp(max=power.shape[1] - 1)
+    w = (src - lo.to(src.dtype))[:, :, None]
+    idx = lambda i: i[:, :, None].expand(-1, -1, power.shape[2])  # noqa: E731
+    return power.gather(1, idx(lo)) * (1 - w) + power.gather(1, idx(hi)) * w
 
 
 class CausalConv(nn.Module):
@@ -167,12 +195,15 @@ class StreamingFaceNet(nn.Module):
         dev = self.frontend.dft.device
         return [torch.zeros(s, device=dev) for s in self.state_shapes(batch)]
 
-    def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor):
-        """audio B x (N*HOP), cond B x N x (E+1), *state -> (out B x N x OUT_DIM, *new_state)."""
+    def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor,
+                warp: torch.Tensor | None = None):
+        """audio B x (N*HOP), cond B x N x (E+1), *state -> (out B x N x OUT_DIM, *new_state).
+
+        warp (training only, keyword): B x F source bins of a VTLP (`vtlp_bins`)."""
         ctx, convs, h = state[0], state[1:-1], state[-1]
         full = torch.cat([ctx, audio], dim=1)
         new_ctx = full[:, -faudio.CONTEXT_SAMPLES:]
-        x = self.frontend(full)  # B x M x N
+        x = self.frontend(full, warp)  # B x M x N
         new_convs = []
         for layer, s in zip(self.convs, convs):
             x, s2 = layer(x, s)

@@ -26,7 +26,7 @@ import torch
 
 from .. import vocab
 from .checkpoint import save_checkpoint
-from .network import StreamingFaceNet, ModelConfig, make_cond
+from .network import StreamingFaceNet, ModelConfig, make_cond, vtlp_bins
 from .phonemes import BILABIALS, INVENTORY, SILENCE
 
 
@@ -55,6 +55,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     augment: bool = True  # noise/reverb/EQ/... on each window
+    # Speaker variety: each window's spectrum is warped by a factor drawn from
+    # U(1 - vtlp, 1 + vtlp) (vocal tract length perturbation, in the frontend); 0: off.
+    vtlp: float = 0.0
+    real_weight: float = 1.0  # how much likelier a second of recorded speech is drawn than synthetic
     warmup_frames: int = 25  # frames at a mid-utterance window start left out of the loss
     closed_mm: float = 1.0  # target lip gap below which the lips count as closed
     # True: only the BCE trains the lips-closed output (a classifier); the face losses see its
@@ -77,6 +81,9 @@ class TrainConfig:
         self.model.validate()
         if self.steps < 1 or self.batch_size < 1 or self.window_s <= 0:
             raise ValueError("steps, batch_size and window_s must be positive")
+        if not 0.0 <= self.vtlp < 0.5 or self.real_weight <= 0:
+            raise ValueError(f"vtlp must be in [0, 0.5) and real_weight > 0, got {self.vtlp}, "
+                             f"{self.real_weight}")
         if self.closure_label not in ("phones", "gap"):
             raise ValueError(f"closure_label must be 'phones' or 'gap', got {self.closure_label!r}")
         if self.window_s * vocab.INTERNAL_FPS <= self.warmup_frames + self.model.lookahead + 2:
@@ -167,7 +174,9 @@ class WindowSampler:
         self.n = int(round(cfg.window_s * vocab.INTERNAL_FPS))
         self.aug = augmenter
         self.rng = rng or np.random.default_rng(cfg.seed)
+        from .corpus.store import REAL_SOURCES
         lengths = np.array([len(c["arkit"]) for c in self.clips], dtype=np.float64)
+        lengths *= [cfg.real_weight if c.get("source") in REAL_SOURCES else 1.0 for c in self.clips]
         self.p = lengths / lengths.sum()
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
@@ -388,7 +397,11 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
             g["lr"] = lr_at(step)
         batch = {k: v.to(device) for k, v in sampler.batch(cfg.batch_size).items()}
         tgt, cond, mask = shift_for_lookahead(batch, cfg.model.lookahead)
-        raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size))
+        warp = None
+        if cfg.vtlp:
+            alpha = rng.uniform(1 - cfg.vtlp, 1 + cfg.vtlp, cfg.batch_size)
+            warp = torch.from_numpy(vtlp_bins(alpha, net.frontend.bins)).to(device)
+        raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size), warp=warp)
         pred = net.decode(raw, gate_grad=not cfg.closure_detach)
         loss, parts = compute_losses(pred, tgt, mask, vl, cfg)
         opt.zero_grad(set_to_none=True)
