@@ -1,5 +1,6 @@
 """`facestream animate IN -o OUT`: audio file or microphone -> per-frame face parameters
-(.npz, .json, .csv). `--input mic` records until Ctrl-C or `--seconds N`.
+(.npz, .json, .csv) or an animated glTF take (.glb, .gltf: exporters/gltf.py). `--input mic`
+records until Ctrl-C or `--seconds N`.
 
 The CSV follows Live Link Face's layout (Timecode, BlendShapeCount, then its blendshape
 columns and head/eye rotations), so Unreal's importers read it.
@@ -97,9 +98,20 @@ def animate_source(engine: Engine, source, *, max_seconds: float | None = None,
         raise error
 
 
-def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str) -> Path:
+OUTPUT_TYPES = (".npz", ".json", ".csv", ".glb", ".gltf")
+
+
+def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str,
+                 engine: Engine | None = None, audio: tuple[np.ndarray, int] | None = None) -> Path:
+    """Write frames by `out`'s type. A glTF take needs the `engine` (its head); `audio`
+    (samples, rate) is written beside a take as `<stem>.wav`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix in (".glb", ".gltf"):
+        from ..exporters.gltf import write_take
+        if engine is None:
+            raise ValueError("a glTF take is the head animated: pass the engine (engine=)")
+        return write_take(out, engine, frames, fps, audio=audio)["take"]
     arkit = np.stack([f.arkit for f in frames])
     if out.suffix == ".npz":
         arrays = dict(arkit=arkit, arkit_names=np.array(vocab.ARKIT_NAMES),
@@ -143,7 +155,7 @@ def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str)
                             *[f"{f.arkit[i]:.5f}" for i in _LLF_INDEX],
                             *[f"{x:.5f}" for x in head + eyes]])
     else:
-        raise ValueError(f"unknown output type {out.suffix!r}: use .npz, .json or .csv")
+        raise ValueError(f"unknown output type {out.suffix!r}: use {', '.join(OUTPUT_TYPES)}")
     return out
 
 
@@ -194,7 +206,10 @@ def add_parser(sub) -> None:
     from .sources import MIC_BLOCK_MS
     p.add_argument("--block-ms", type=float, default=MIC_BLOCK_MS, help="microphone block length")
     p.add_argument("--sample-rate", type=int, help="microphone rate; default: the device's")
-    p.add_argument("-o", "--output", required=True, help=".npz, .json or .csv (Live Link Face)")
+    p.add_argument("-o", "--output", required=True,
+                   help=".npz, .json, .csv (Live Link Face), or .glb/.gltf (an animated glTF take)")
+    p.add_argument("--audio", action="store_true",
+                   help="glTF take: also write the speech beside it as OUT.wav (glTF has no audio)")
     p.add_argument("--model", help="exported model (.onnx/.ts) or checkpoint; default: shipped")
     p.add_argument("--backend", default="auto")
     p.add_argument("--head", help="head file (.npz or FLAME .pkl)")
@@ -212,13 +227,19 @@ def add_parser(sub) -> None:
 
 def _cmd(args) -> int:
     import time
-    if Path(args.output).suffix not in (".npz", ".json", ".csv"):
-        raise ValueError(f"unknown output type {Path(args.output).suffix!r}: use .npz, .json or .csv")
+    if Path(args.output).suffix not in OUTPUT_TYPES:
+        raise ValueError(f"unknown output type {Path(args.output).suffix!r}: use "
+                         f"{', '.join(OUTPUT_TYPES)}")
+    if args.audio and Path(args.output).suffix not in (".glb", ".gltf"):
+        raise ValueError("--audio goes with a .glb/.gltf take (the other outputs are data only)")
     if args.input and args.input_option:
         raise ValueError("give the input once: a file, or --input mic / --input FILE")
     args.input = args.input or args.input_option
     if not args.input:
         raise ValueError("no input: give an audio file, or --input mic to record")
+    if args.input == "mic" and args.audio:
+        raise ValueError("--audio writes an input file's speech beside the take; a microphone "
+                         "recording is not kept: record to a WAV first, then animate it")
     if args.input != "mic" and (args.device or args.seconds or args.sample_rate):
         raise ValueError("--device, --seconds and --sample-rate belong to --input mic")
     if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
@@ -241,7 +262,8 @@ def _cmd(args) -> int:
                            emotion=parse_emotion(args.emotion), intensity=intensity,
                            smoothing=args.smooth, vertices=args.vertices, behaviour=behaviour)
     dt = time.perf_counter() - t0
-    out = write_frames(frames, args.output, args.fps, engine.head.name)
+    out = write_frames(frames, args.output, args.fps, engine.head.name, engine,
+                       (samples, sr) if args.audio else None)
     dur = len(samples) / sr
     print(f"{len(frames)} frames at {args.fps} fps ({dur:.2f} s of audio, {dur / dt:.0f}x real "
           f"time on {engine.backend.name}; algorithmic latency {engine.latency_ms:.0f} ms) -> {out}")
@@ -279,7 +301,7 @@ def _record(engine: Engine, args, stream_options: dict) -> int:
     seconds = mic.frames_read / mic.sample_rate
     if not frames:
         raise error or AudioSourceError(f"no audio was recorded from {mic.name}")
-    out = write_frames(frames, args.output, args.fps, engine.head.name)
+    out = write_frames(frames, args.output, args.fps, engine.head.name, engine)
     print(f"{len(frames)} frames at {args.fps} fps from {seconds:.2f} s of audio "
           f"({mic.overflows} blocks lost to overflow) -> {out}")
     if mic.overflows:

@@ -165,14 +165,19 @@ class Head:
 
     @classmethod
     def load(cls, path: str | Path) -> "Head":
-        """Read a head written by `save` (or a FLAME pickle, by its extension)."""
+        """Read a head written by `save` (or, by its extension, a FLAME pickle or a glTF/VRM
+        avatar with ARKit-named morph targets: avatar.py)."""
         path = Path(path)
         if not path.exists():
-            raise HeadFileError(f"head file not found: {path} (give the path to a .npz head "
-                                "or a FLAME .pkl; omit --head for the default head)")
+            raise HeadFileError(f"head file not found: {path} (give the path to a .npz head, "
+                                "a FLAME .pkl or a .glb/.gltf/.vrm avatar; omit --head for the "
+                                "default head)")
         if path.suffix.lower() == ".pkl":
             from .flame import load_flame
             return load_flame(path)
+        if path.suffix.lower() in (".glb", ".gltf", ".vrm"):
+            from .avatar import avatar_head
+            return avatar_head(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 data = {k: z[k] for k in z.files}

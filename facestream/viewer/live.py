@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .. import vocab
 from ..engine.animate import add_behaviour_arguments, behaviour_options
+from ..engine.avatar import add_avatar_argument, head_from_args
 
 HUD_HZ = 10  # HUD text relayouts per second (pyglet's layout is not free)
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software")
@@ -253,7 +254,7 @@ def run_live(args, script=None) -> dict:
         from ..server.vmc import parse_address
         parse_address(args.vmc)  # a bad HOST:PORT fails before the model loads
     _pyglet()  # fail on a missing display before the microphone opens
-    engine = Engine(head=args.head, backend=args.backend)
+    engine = Engine(head=head_from_args(args), backend=args.backend)
     from ..server.cli import open_vmc
     vmc = open_vmc(args, engine)
     source, name = open_source(args.input, args.device)
@@ -262,7 +263,7 @@ def run_live(args, script=None) -> dict:
         speaker = Speaker.open(source.sample_rate, source.channels)
     session = LiveSession(engine, source, fps=args.fps, emotion=args.emotion, intensity=intensity,
                           smoothing=args.smooth, speaker=speaker, record_dir=args.record_dir,
-                          head_path=args.head, behaviour=behaviour_options(args),
+                          head_path=args.avatar or args.head, behaviour=behaviour_options(args),
                           taps=[vmc] if vmc is not None else [])
     window = None
     try:
@@ -299,6 +300,7 @@ def add_parser(sub) -> None:
     p.add_argument("--emotion", default="neutral", choices=vocab.EMOTION_NAMES)
     p.add_argument("--intensity", default="0.7", help="0..1 or auto (default 0.7)")
     p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
+    add_avatar_argument(p)
     p.add_argument("--fps", type=int, default=vocab.DEFAULT_FPS, choices=vocab.OUTPUT_FPS,
                    help="engine frame rate")
     p.add_argument("--smooth", action="store_true", help="start with One Euro smoothing on")

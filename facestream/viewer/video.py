@@ -32,6 +32,7 @@ import numpy as np
 from .. import vocab
 from ..engine.animate import (add_behaviour_arguments, animate_array, behaviour_options,
                               parse_emotion, read_audio)
+from ..engine.avatar import add_avatar_argument, head_from_args
 from ..engine.behaviour import BehaviourOptions
 from ..engine.stream import Engine
 from . import face
@@ -374,6 +375,7 @@ def add_parser(sub) -> None:
     p.add_argument("--size", default="512", help="pixels of one panel: N or WxH (default 512)")
     p.add_argument("--fps", type=int, default=30, choices=vocab.OUTPUT_FPS)
     p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
+    add_avatar_argument(p)
     p.add_argument("--frames", help="show frames from `facestream animate -o X.npz` or a live "
                                     "recording instead of running the model")
     p.add_argument("--sheet", help="also write a PNG contact sheet of frames from the video")
@@ -393,7 +395,7 @@ def _cmd(args) -> int:
                 from None
     emotion = None if args.emotion is None else parse_emotion(args.emotion)
     r = render_video(args.input, args.output, layout=args.layout, emotion=emotion,
-                     intensity=intensity, size=args.size, fps=args.fps, head=args.head,
+                     intensity=intensity, size=args.size, fps=args.fps, head=head_from_args(args),
                      frames=args.frames, sheet=args.sheet, samples=args.samples,
                      behaviour=behaviour_options(args), progress=not args.quiet)
     print(f"video: {r['video']} ({r['frames']} frames at {r['fps']} fps, {r['size'][0]}x"
