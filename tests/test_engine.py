@@ -1,24 +1,32 @@
 """The streaming engine: chunking and sample rates are invisible, batching is exact,
-emotion transitions are smooth, bad input is refused with a clear message."""
+emotion transitions are smooth, smoothing smooths, vertices follow the parameters, bad input
+is refused with a clear message. Runs as users run the engine: numpy + onnxruntime, on a tiny
+committed ONNX model (tests/make_tiny_model.py), no torch."""
+from pathlib import Path
+
 import numpy as np
 import pytest
+import soxr
 
-torch = pytest.importorskip("torch", reason="the test model is exported with torch")
-import soxr  # noqa: E402
+from facestream import vocab
+from facestream.engine.stream import Engine
 
-from facestream import vocab  # noqa: E402
-from facestream.engine.stream import Engine  # noqa: E402
+TINY_MODEL = Path(__file__).parent / "data" / "tiny_model.onnx"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    from facestream.exporters.export import export_onnx
-    from facestream.training.network import ModelConfig, StreamingFaceNet
-    torch.manual_seed(0)
-    net = StreamingFaceNet(ModelConfig(n_mels=32, channels=48, conv_layers=2, gru_hidden=64,
-                                       lookahead=3)).eval()
-    path = export_onnx(net, tmp_path_factory.mktemp("m") / "m.onnx", head="facestream-default-head")
-    return Engine(path)
+def engine():
+    return Engine(TINY_MODEL)
+
+
+def test_tiny_model_fixture_is_current(tmp_path):
+    """The committed fixture is byte for byte what the exporter writes today (torch only)."""
+    pytest.importorskip("torch", reason="re-exporting the fixture needs torch")
+    pytest.importorskip("onnx", reason="re-exporting the fixture needs onnx")
+    import make_tiny_model
+    fresh = make_tiny_model.export(tmp_path / "tiny.onnx")
+    assert fresh.read_bytes() == TINY_MODEL.read_bytes(), (
+        "tests/data/tiny_model.onnx is stale: run `.venv/bin/python tests/make_tiny_model.py`")
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +174,44 @@ def test_emotion_transition_is_smooth_and_reaches_its_target(engine, audio):
     assert np.all(np.diff(inten) >= -1e-6)
 
 
-def test_auto_intensity_and_smoothing_run(engine, audio):
-    frames = run(engine, [audio], intensity="auto", smoothing=True)
+def test_auto_intensity_follows_loudness(engine, audio):
+    """intensity="auto": within [0, 1], higher in loud speech than in quiet speech."""
+    quiet = audio * 0.02
+    frames = run(engine, [np.concatenate([quiet, audio])], intensity="auto")
     inten = np.array([f.intensity for f in frames])
-    assert np.all((inten >= 0) & (inten <= 1)) and inten.std() > 0
+    half = len(inten) // 2
+    assert np.all((inten >= 0) & (inten <= 1))
+    assert inten[half + 10:].mean() > inten[10:half].mean() + 0.05
 
 
-def test_vertices_on_request(engine, audio):
-    frames = run(engine, [audio[:3200]], vertices=True)
-    assert frames[0].vertices.shape == (engine.head.num_vertices, 3)
+def test_smoothing_smooths(engine, audio):
+    """One Euro smoothing lowers frame-to-frame jitter and keeps the track where it was."""
+    opts = dict(fps=60, behaviour={"blinks": False}, seed=1)
+    rough = arr(run(engine, [audio], **opts))
+    smooth = arr(run(engine, [audio], smoothing=True, **opts))
+    jitter = lambda a, n: np.abs(np.diff(a, n=n, axis=0)).mean()  # noqa: E731
+    assert rough.shape == smooth.shape
+    assert jitter(smooth, 1) < 0.9 * jitter(rough, 1)  # slower changes
+    assert jitter(smooth, 2) < 0.75 * jitter(rough, 2)  # and far less frame-to-frame shake
+    assert np.abs(smooth.mean(0) - rough.mean(0)).max() < 0.05  # no drift, no lag offset
+
+
+def test_vertices_on_request_follow_the_parameters(engine, audio):
+    """A frame's vertices are the head's face layer at that frame's parameters (as
+    `engine.vertices(frame)` computes them), and jaw opening moves the chin down."""
+    frames = run(engine, [audio[:8000]], vertices=True)
+    head = engine.head
+    assert frames[0].vertices.shape == (head.num_vertices, 3)
+    for f in frames[::5]:
+        np.testing.assert_allclose(f.vertices, engine.vertices(f), atol=1e-5)
+    f = frames[len(frames) // 2]
+    rest = engine.vertices(type(f)(**{**f.__dict__, "jaw_pose": np.zeros(3, np.float32),
+                                      "vertices": None}))
+    opened = engine.vertices(type(f)(**{**f.__dict__, "vertices": None,
+                                        "jaw_pose": np.array([0.3, 0, 0], np.float32)}))
+    moved = np.linalg.norm(opened - rest, axis=1)
+    assert moved.max() > 1e-3  # metres: the chin drops millimetres
+    assert (moved > 1e-4).mean() < 0.5  # and only the lower face moves
 
 
 @pytest.mark.parametrize("bad, rate, match", [
