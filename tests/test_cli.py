@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from facestream import vocab
@@ -42,5 +43,10 @@ def test_demo_writes_a_contact_sheet(tmp_path):
     png = tmp_path / "sheet.png"
     out = run("demo", "-o", str(png), "--size", "128")
     assert out.returncode == 0, out.stderr
-    assert png.exists() and png.stat().st_size > 10_000
     assert str(png) in out.stdout
+    from PIL import Image
+    img = np.asarray(Image.open(png).convert("RGB"), np.float32)
+    skin = (img[..., 0] - img[..., 2] > 40) & (img[..., 0] > 120)  # the faces' skin, not the
+    assert 0.05 < skin.mean() < 0.6  # background, the labels or the eyes
+    cols = skin[: img.shape[0] // 3].any(axis=0).astype(int)  # the first row of panels
+    assert np.count_nonzero(np.diff(cols) == 1) + cols[0] >= 3  # several faces side by side
