@@ -36,6 +36,7 @@ from .backends import open_backend
 from .behaviour import Behaviour, BehaviourOptions
 from .emotion import emotion_vector
 from .filters import ArousalTracker, OneEuroFilter
+from .frames import Frame, Frames, eye_pose_from_arkit, pose_vector
 from .head import Head, load_head
 
 MAX_SAMPLE_RATE = 384_000
@@ -49,27 +50,6 @@ _EMOTION, _INTENSITY, _LEVEL = slice(-vocab.NUM_EMOTIONS - 2, -2), -2, -1
 def default_model_path() -> Path:
     from importlib import resources
     return Path(str(resources.files("facestream") / "assets" / "default_model.onnx"))
-
-
-@dataclass
-class Frame:
-    """One output frame. arkit: K=52 in [0, 1]; expression: the head's expression weights
-    (ARKit on the default head, FLAME's through the fitted or given ARKit->head map); poses
-    axis-angle (rad)."""
-
-    seq: int
-    timestamp: float  # audio time (s) from the start of the stream that this face shows
-    arkit: np.ndarray
-    expression: np.ndarray
-    jaw_pose: np.ndarray
-    neck_pose: np.ndarray
-    eye_pose: np.ndarray  # 6: left eye, right eye (the gaze of the eyeLook weights)
-    emotion: np.ndarray  # E weights in effect
-    intensity: float
-    vertices: np.ndarray | None = None
-
-
-_Due = tuple  # (stream, seq, time, track row a, track row b, w): a frame due, not yet blended
 
 
 @dataclass
@@ -149,9 +129,24 @@ class Stream:
         self._append(x)
 
     def _append(self, x: np.ndarray) -> None:
-        if x.size:
-            self._pending = np.concatenate([self._pending, x.astype(np.float32, copy=False)])
-            self.samples_in += x.size
+        """Queue 16 kHz samples at the end of the pending buffer, which grows by doubling and
+        is compacted in place, so a steady stream allocates nothing."""
+        n = x.size
+        if not n:
+            return
+        lo, hi = self._lo, self._hi
+        if hi + n > len(self._buf):
+            keep = hi - lo
+            if keep + n > len(self._buf) // 2:
+                grown = np.empty(max(2 * (keep + n), 4 * vocab.HOP_SAMPLES), np.float32)
+                grown[:keep] = self._buf[lo:hi]
+                self._buf = grown
+            else:
+                self._buf[:keep] = self._buf[lo:hi]
+            lo, hi = 0, keep
+        self._buf[hi:hi + n] = x
+        self._lo, self._hi = lo, hi + n
+        self.samples_in += n
 
     def input_finished(self) -> None:
         """No more audio: pad to whole hops and flush the look-ahead with silence."""
@@ -161,9 +156,11 @@ class Stream:
             self._append(self._rs.resample_chunk(np.zeros(0, np.float32), last=True))
             self._rs = None
         self._final_frames = -(-self.samples_in // vocab.HOP_SAMPLES)
-        rem = (-len(self._pending)) % vocab.HOP_SAMPLES
+        rem = (-(self._hi - self._lo)) % vocab.HOP_SAMPLES
         pad = rem + self.engine.info.lookahead * vocab.HOP_SAMPLES
-        self._pending = np.concatenate([self._pending, np.zeros(pad, np.float32)])
+        samples_in = self.samples_in  # the padding is not audio
+        self._append(np.zeros(pad, np.float32))
+        self.samples_in = samples_in
         self._finished = True
 
     def set_emotion(self, emotion="neutral", intensity: float | str | None = None,
@@ -189,12 +186,15 @@ class Stream:
 
     def reset(self) -> None:
         """Forget all audio and state (emotion and behaviour settings are kept)."""
-        self._pending = np.zeros(0, np.float32)
+        self._buf, self._lo, self._hi = np.zeros(0, np.float32), 0, 0  # pending: _buf[_lo:_hi]
         self._rs, self._rs_rate = None, None
         self._state, self._row = self.engine.info.zero_state(1), 0  # see "Batching" above
         self._steps = 0  # model steps taken
-        self._track: list[np.ndarray] = []  # decoded internal frames not yet passed (frame index base)
-        self._track_base = 0  # internal frame index of _track[0]
+        # Decoded internal frames still needed: rows _track[:_track_len] are the track rows
+        # (outputs, emotion, level) of internal frames _track_base, _track_base + 1, ...
+        self._track = np.zeros((0, 0), np.float32)  # grown to the rows' width by _absorb
+        self._track_base, self._track_len = 0, 0
+        self.frames: Frames | None = None  # what the last decode made (Engine.decode_arrays)
         self._next_out = 0
         self._finished = False
         self._final_frames = None
@@ -209,16 +209,14 @@ class Stream:
     @property
     def ready_frames(self) -> int:
         """Model steps the queued audio allows now."""
-        return len(self._pending) // vocab.HOP_SAMPLES
+        return (self._hi - self._lo) // vocab.HOP_SAMPLES
 
-    def _take(self, n: int, audio: np.ndarray, emo: np.ndarray, level: np.ndarray) -> None:
-        """Pop n hops of audio into `audio` (n*HOP), write the emotion of each of those model
-        steps into `emo` (n x (E+1): weights, intensity) and each hop's level (dB re full
-        scale) into `level` (n)."""
+    def _take(self, n: int, audio: np.ndarray, emo: np.ndarray) -> None:
+        """Pop n hops of audio into `audio` (n*HOP) and write the emotion of each of those
+        model steps into `emo` (n x (E+1): weights, intensity)."""
         hop = vocab.HOP_SAMPLES
-        audio[:], self._pending = self._pending[: n * hop], self._pending[n * hop:]
-        power = np.square(audio.reshape(n, hop)).mean(1)
-        level[:] = 10 * np.log10(power + 1e-10)
+        audio[:] = self._buf[self._lo:self._lo + n * hop]
+        self._lo += n * hop
         if self._emotion.holds_from(self._steps):
             emo[:] = self._emotion.target_row  # the common case: one broadcast
             return
@@ -229,44 +227,60 @@ class Stream:
                 self._emotion.target_int = inten
             emo[i, :-1], emo[i, -1] = vec, inten
 
-    def _absorb(self, rows: np.ndarray, n: int) -> list[_Due]:
-        """Track rows for n model steps (n x (OUT_DIM+E+2): the outputs, the emotion they
-        were made with and the audio level, interpolated together so a frame reports the
-        emotion that shaped it) -> the output frames now complete (`_emit`)."""
+    def _absorb(self, rows: np.ndarray, n: int) -> None:
+        """Keep the track rows of n model steps (n x (OUT_DIM+E+2): the outputs, the emotion
+        they were made with and the audio level, interpolated together so a frame reports the
+        emotion that shaped it) for `_due`."""
         first_frame = self._steps - self.engine.info.lookahead  # internal frame of rows[0]
         self._steps += n
         keep = rows[max(0, -first_frame):]
-        if len(self._track) == 0:
+        if self._track_len == 0:
             self._track_base = max(0, first_frame)
-        self._track.extend(keep)
-        return self._emit()
+        end = self._track_len + len(keep)
+        if not len(keep):
+            return
+        if end > len(self._track):  # (the first rows also set the width)
+            grown = np.empty((max(2 * end, 16), rows.shape[1]), np.float32)
+            if self._track_len:
+                grown[:self._track_len] = self._track[:self._track_len]
+            self._track = grown
+        self._track[self._track_len:end] = keep
+        self._track_len = end
 
-    def _emit(self) -> list[_Due]:
-        """The output frames the track now covers, as (stream, seq, time, row a, row b, w):
-        the frame is (1 - w) * a + w * b (the engine blends them for many frames at once)."""
-        frames = []
-        have = self._track_base + len(self._track)  # internal frames decoded so far
-        last = None if self._final_frames is None else self._final_frames - 1
+    def _due(self):
+        """The output frames the track now covers -> (seq, time, track rows a and b F x D,
+        weight w: F lists but the rows): frame = (1 - w) * a + w * b (the engine blends the
+        frames of many streams at once). Rows no later frame needs are dropped. A stream has
+        a frame or two per chunk: Python floats beat numpy's per-call cost here."""
+        have = self._track_base + self._track_len  # internal frames decoded so far
+        final = self._final_frames
+        last = None if final is None else final - 1
+        seq, times, ia, ib, ws = [], [], [], [], []
         while True:
             k = self._next_out
             t = k / self.fps
-            if last is not None and t * vocab.INTERNAL_FPS >= self._final_frames:
+            if last is not None and t * vocab.INTERNAL_FPS >= final:
                 break
+            # Frame k shows internal frame position p, between frames i0 and i1.
             p = max(0.0, t * vocab.INTERNAL_FPS - 0.5)
             i0 = int(math.floor(p))
             i1 = i0 + 1 if last is None else min(i0 + 1, last)
             i0 = i0 if last is None else min(i0, last)
             if i1 >= have:
                 break
-            a, b = self._track[i0 - self._track_base], self._track[max(i0, i1) - self._track_base]
-            w = p - i0 if i1 > i0 else 0.0
-            frames.append((self, k, t, a, b, w))
+            seq.append(k)
+            times.append(t)
+            ia.append(i0 - self._track_base)
+            ib.append(max(i0, i1) - self._track_base)
+            ws.append(p - i0 if i1 > i0 else 0.0)
             self._next_out += 1
+        a, b = self._track[ia], self._track[ib]
         drop = int(math.floor(max(0.0, self._next_out / self.fps * vocab.INTERNAL_FPS - 0.5))) - self._track_base
         if drop > 0:
-            del self._track[:drop]
-            self._track_base += drop
-        return frames
+            rest = max(0, self._track_len - drop)
+            self._track[:rest] = self._track[self._track_len - rest:self._track_len]
+            self._track_base, self._track_len = self._track_base + drop, rest
+        return seq, times, a, b, ws
 
 
 def _check_intensity(x) -> float:
@@ -326,44 +340,47 @@ class Engine:
 
     def decode_stream(self, stream: Stream) -> list[Frame]:
         """Run the model over all queued audio of one stream; return the finished frames."""
-        return self.decode_streams([stream])[id(stream)]
+        self.decode_arrays([stream])
+        return stream.frames.to_list()
 
     def decode_streams(self, streams: list[Stream]) -> dict[int, list[Frame]]:
-        """Batched decode: streams with the same number of ready steps share one model call.
-        Returns {id(stream): frames}."""
-        due: list[_Due] = []
+        """Batched decode as `decode_arrays`, with each stream's frames as `Frame` objects:
+        {id(stream): frames}. A caller that handles arrays should call `decode_arrays`."""
+        self.decode_arrays(streams)
+        return {id(s): s.frames.to_list() for s in streams}
+
+    def decode_arrays(self, streams: list[Stream]) -> Frames:
+        """Batched decode: run the model over all queued audio of `streams` and return their
+        finished frames as arrays, stream by stream (`Frames.stream` indexes `streams`); each
+        stream's own part is also left on `stream.frames`. Streams with the same number of
+        ready steps share one model call (at most MAX_STEP_FRAMES steps per call). Vertices
+        are on the streams that asked for them (and on the result when all did)."""
         pending = [s for s in streams if s.ready_frames]
         while pending:
             groups: dict[int, list[Stream]] = {}
             for s in pending:
                 groups.setdefault(min(s.ready_frames, MAX_STEP_FRAMES), []).append(s)
             for n, group in groups.items():
-                due += self._step(group, n)
+                self._step(group, n)
             pending = [s for s in pending if s.ready_frames]
-        for s in streams:
-            if s._finished:
-                due += s._emit()
-        result = {id(s): [] for s in streams}
-        for f, (s, *_) in zip(self._frames(due), due):
-            result[id(s)].append(f)
-        return result
+        return self._frames(streams)
 
-    def _step(self, group: list[Stream], n: int) -> list[_Due]:
-        """One model call: every stream of `group` takes n steps -> the frames now due."""
+    def _step(self, group: list[Stream], n: int) -> None:
+        """One model call: every stream of `group` takes n steps; their track rows go onto
+        the streams."""
         batch, hop = len(group), vocab.HOP_SAMPLES
         audio = np.empty((batch, n * hop), np.float32)  # B x S
         emo = np.empty((batch, n, vocab.NUM_EMOTIONS + 1), np.float32)  # B x n x (E+1)
-        level = np.empty((batch, n, 1), np.float32)  # B x n x 1
         for b, s in enumerate(group):
-            s._take(n, audio[b], emo[b], level[b, :, 0])
+            s._take(n, audio[b], emo[b])
+        power = np.square(audio.reshape(batch, n, hop)).mean(2)  # B x n
+        level = 10 * np.log10(power + 1e-10)  # dB re full scale
         cond = np.concatenate([emo[..., :-1] * emo[..., -1:], emo[..., -1:]], axis=-1)
         out, new = self.backend.step(audio, cond, self._gather_states(group))
-        rows = np.concatenate([out, emo, level], axis=-1)  # B x n x (OUT_DIM+E+2)
-        due = []
+        rows = np.concatenate([out, emo, level[..., None]], axis=-1)  # B x n x (OUT_DIM+E+2)
         for b, s in enumerate(group):
             s._state, s._row = new, b
-            due += s._absorb(rows[b], n)
-        return due
+            s._absorb(rows[b], n)
 
     def _gather_states(self, group: list[Stream]) -> list[np.ndarray]:
         """The states of `group` batched along each state's batch axis. Streams that were
@@ -388,35 +405,73 @@ class Engine:
     def _axes(self) -> list[int]:
         return [self.info.state_batch_axis(name) for name in self.info.state_names]
 
-    def _frames(self, due: list[_Due]) -> list[Frame]:
-        """Blend the track rows of every due frame at once, then build the frames."""
-        if not due:
-            return []
-        w = np.array([d[5] for d in due])  # F
-        a, b = np.stack([d[3] for d in due]), np.stack([d[4] for d in due])  # F x D each
+    def _frames(self, streams: list[Stream]) -> Frames:
+        """The frames every stream's track now covers, blended, clipped and posed for all
+        streams at once; the per-frame work left is each stream's smoothing and behaviour,
+        which run on the stream's clock, in order."""
+        seq, times, a, b, w, counts = [], [], [], [], [], []
+        for s in streams:
+            k, t, sa, sb, sw = s._due()
+            counts.append(len(k))
+            if k:  # (a stream that never ran has a track of width 0)
+                seq += k
+                times += t
+                w += sw
+                a.append(sa)
+                b.append(sb)
+        width = _CLOSURE + 1 + vocab.NUM_EMOTIONS + 2  # a track row (only its width matters here)
+        a = np.concatenate(a) if a else np.zeros((0, width), np.float32)  # F x D
+        b = np.concatenate(b) if b else a  # F x D
+        seq, times, w = np.array(seq, np.int64), np.array(times, np.float64), np.array(w, np.float64)
         # 1 - w in float64, then both weights rounded to float32: what a per-frame
         # `(1 - w) * a + w * b` with a Python float w does, so frames do not change.
-        rows = (1 - w).astype(np.float32)[:, None] * a + w.astype(np.float32)[:, None] * b
+        rows = (1 - w).astype(np.float32)[:, None] * a + w.astype(np.float32)[:, None] * b  # F x D
         arkit = np.clip(rows[:, _ARKIT], 0.0, 1.0)  # F x 52
-        return [self._frame(s, k, t, rows[i], arkit[i])
-                for i, (s, k, t, *_) in enumerate(due)]
+        jaw, neck, level = rows[:, _JAW], rows[:, _NECK], rows[:, _LEVEL]
+        emotion, intensity = rows[:, _EMOTION], rows[:, _INTENSITY]
+        lo = 0
+        for s, count in zip(streams, counts):
+            for i in range(lo, lo + count):
+                if s.smoothing:
+                    sm = s._smoother(np.concatenate([arkit[i], jaw[i], neck[i]]))
+                    arkit[i], jaw[i], neck[i] = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
+                # The behaviour writes into the frame after any smoothing (a blink is never
+                # smoothed away).
+                s.behaviour.step(arkit[i], jaw[i], neck[i], float(level[i]), emotion[i],
+                                 float(intensity[i]))
+            lo += count
+        out = Frames(stream=np.repeat(np.arange(len(streams)), counts),
+                     seq=seq, timestamp=times, arkit=arkit,
+                     expression=self._expressions(arkit), jaw_pose=jaw, neck_pose=neck,
+                     eye_pose=eye_pose_from_arkit(arkit), emotion=emotion, intensity=intensity)
+        lo = 0
+        for s, count in zip(streams, counts):
+            s.frames = out.part(lo, lo + count)
+            if s.want_vertices:
+                s.frames.vertices = self._vertices(s.frames)
+            lo += count
+        if streams and all(s.want_vertices for s in streams):
+            out.vertices = np.concatenate([s.frames.vertices for s in streams])
+        return out
 
-    def _frame(self, stream: Stream, k: int, t: float, row: np.ndarray, arkit: np.ndarray) -> Frame:
-        """row: one blended track row; arkit: its ARKit part clipped to [0, 1]. The frame's
-        arrays are views of these (each frame has rows of its own), and the stream's
-        behaviour writes into them after any smoothing (a blink is never smoothed away)."""
-        jaw, neck = row[_JAW], row[_NECK]
-        if stream.smoothing:
-            sm = stream._smoother(np.concatenate([arkit, jaw, neck]))
-            arkit, jaw, neck = np.clip(sm[:52], 0, 1), sm[52:55], sm[55:58]
-        emotion, intensity = row[_EMOTION], float(row[_INTENSITY])
-        stream.behaviour.step(arkit, jaw, neck, float(row[_LEVEL]), emotion, intensity)
-        frame = Frame(seq=k, timestamp=t, arkit=arkit, expression=self.expression(arkit),
-                      jaw_pose=jaw, neck_pose=neck, eye_pose=eye_pose_from_arkit(arkit),
-                      emotion=emotion, intensity=intensity)
-        if stream.want_vertices:
-            frame.vertices = self.vertices(frame)
-        return frame
+    def _expressions(self, arkit: np.ndarray) -> np.ndarray:
+        """F x 52 -> F x K_head, frame by frame through a map: a matrix product over many
+        rows rounds differently from one row's, and a frame must not depend on its batch."""
+        if self.head.is_arkit or self.expression_map is None:
+            return self.expression(arkit)
+        out = np.empty((len(arkit), self.head.num_expressions), np.float32)
+        for i, x in enumerate(arkit):
+            out[i] = self.expression(x)
+        return out
+
+    def _vertices(self, frames: Frames) -> np.ndarray:
+        """F x V x 3, frame by frame (as `vertices`, which a batched skinning would not
+        reproduce bit for bit)."""
+        out = np.empty((len(frames), self.head.num_vertices, 3), np.float32)
+        for i in range(len(frames)):
+            out[i] = self.head.forward(frames.expression[i], self.skin_pose(
+                frames.jaw_pose[i], frames.neck_pose[i], frames.eye_pose[i]))
+        return out
 
     def expression(self, arkit: np.ndarray) -> np.ndarray:
         """ARKit weights ... x 52 -> the active head's expression weights ... x K_head: the
@@ -445,31 +500,6 @@ def _pick(rows: list[int]) -> slice | list[int]:
     view, no copy), else the list (a gather)."""
     lo, hi = rows[0], rows[0] + len(rows)
     return slice(lo, hi) if rows == list(range(lo, hi)) else rows
-
-
-def pose_vector(jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarray:
-    """jaw ... x 3, neck ... x 3, eyes ... x 6 (left, right; axis-angle) -> ... x 15 in
-    vocab.POSE_JOINTS layout, the global rotation at rest."""
-    pose = np.zeros((*np.shape(jaw)[:-1], vocab.POSE_DIM), np.float32)
-    pose[..., vocab.POSE_SLICES["neck"]] = neck
-    pose[..., vocab.POSE_SLICES["jaw"]] = jaw
-    pose[..., vocab.POSE_SLICES["eye_left"]] = eyes[..., :3]
-    pose[..., vocab.POSE_SLICES["eye_right"]] = eyes[..., 3:]
-    return pose
-
-
-def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:
-    """Eye rotations (6: left, right axis-angle) from the eyeLook* weights: every frame's
-    eye_pose (FLAME's eye joints, Live Link's eye angles); the default head turns its eyes
-    with those blendshapes instead (`Engine.skin_pose`)."""
-    out = np.zeros(6, np.float32)
-    for j, side in enumerate(("Left", "Right")):
-        w = {d: arkit[vocab.ARKIT_INDEX[f"eyeLook{d}{side}"]] for d in ("Up", "Down", "In", "Out")}
-        sign_in = -1.0 if side == "Left" else 1.0
-        r = vocab.EYE_LOOK_RAD
-        out[3 * j] = w["Down"] * r["Down"] - w["Up"] * r["Up"]
-        out[3 * j + 1] = sign_in * (w["In"] * r["In"] - w["Out"] * r["Out"])
-    return out
 
 
 def load_expression_map(path: str | Path, k_head: int) -> np.ndarray:
