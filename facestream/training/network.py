@@ -25,6 +25,7 @@ from torch import nn
 
 from .. import audio as faudio
 from .. import vocab
+from . import lip_contact as lc
 
 # Output layout per frame (OUT_DIM numbers): K ARKit logits, jaw pose, neck pose, and a
 # "lips closed" logit that gates the lip aperture (see `decode_outputs`).
@@ -221,20 +222,19 @@ class StreamingFaceNet(nn.Module):
 
 
 def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
-    """The rig's bilabial contact (corpus.rig.enforce_contacts, closure part) in torch.
+    """`lip_contact.close_lips` in torch (the rule the rig's targets were made with).
 
     arkit ... x K, closure ... in [0, 1] -> ... x K: the jaw held at most JAW_AT_CLOSURE open,
     the lip-parting shapes faded, mouthClose raised onto the remaining jaw opening. Tested to
     match the numpy rig exactly."""
-    from .corpus import rig
-    j, close = vocab.ARKIT_INDEX["jawOpen"], vocab.ARKIT_INDEX["mouthClose"]
+    j, close = lc.JAW, lc.MOUTH_CLOSE
     c = closure[..., None]
     fade = torch.ones(vocab.NUM_ARKIT, device=arkit.device)
-    fade[rig._OPENERS] = 0.0
+    fade[list(lc.OPENER_INDEX)] = 0.0
     jaw = arkit[..., j:j + 1]
-    jaw = (1 - c) * jaw + c * torch.clamp(jaw, max=rig.JAW_AT_CLOSURE)
+    jaw = (1 - c) * jaw + c * torch.clamp(jaw, max=lc.JAW_AT_CLOSURE)
     opened = arkit * (1 - c * (1 - fade))  # openers scaled by 1 - c, the rest untouched
-    need = torch.clamp(rig.CLOSE_GAIN * jaw + rig.CLOSE_BIAS, max=1.0)
+    need = torch.clamp(lc.CLOSE_GAIN * jaw + lc.CLOSE_BIAS, max=1.0)
     mclose = torch.maximum(opened[..., close:close + 1], c * need)
     out = torch.cat([opened[..., :j], jaw, opened[..., j + 1:close], mclose, opened[..., close + 1:]], -1)
     return out.clamp(0.0, 1.0)

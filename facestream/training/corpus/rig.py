@@ -24,6 +24,7 @@ import numpy as np
 
 from ... import vocab
 from .. import phonemes
+from ..lip_contact import JAW_AT_CLOSURE, close_lips  # noqa: F401  (JAW_AT_CLOSURE: part of the rig's API)
 from .types import PhoneSeg
 
 PARAMS: tuple[str, ...] = (
@@ -152,13 +153,7 @@ RAMP_CLOSE = 0.030  # s
 RAMP_OPEN = 0.040  # s
 RELEASE_FRACTION = 0.3
 CENTRE_HOLD = 0.012  # s
-# How the closure is made on the default head: the jaw may stay open at most
-# JAW_AT_CLOSURE; mouthClose = CLOSE_GAIN * jawOpen + CLOSE_BIAS raises the lower lip onto
-# the upper (measured with engine.metrics.lip_gap: 1.1 * jawOpen just meets, 1.2 presses
-# about 0.5 mm into it up to jawOpen 0.4); shapes that part the lips fade out.
-JAW_AT_CLOSURE = 0.2
-CLOSE_GAIN = 1.2
-CLOSE_BIAS = 0.015
+# How the closure is made: `training.lip_contact` (shared with the network's decoder).
 # How the labiodental contact is made: the jaw within LABIODENTAL_JAW, mouthRollLower at
 # least LABIODENTAL_TUCK, protrusion cut by LABIODENTAL_UNROUND (pucker pulls the lower lip
 # off the teeth: +1.5 mm per 0.2), the lower lip not pulled down (metrics.lip_to_upper_teeth
@@ -166,11 +161,6 @@ CLOSE_BIAS = 0.015
 LABIODENTAL_JAW = (0.06, 0.10)
 LABIODENTAL_TUCK = 0.9
 LABIODENTAL_UNROUND = 0.9
-LIP_OPENERS: tuple[str, ...] = (
-    "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
-    "mouthShrugUpper", "mouthFunnel", "tongueOut",
-)
-_OPENERS = [vocab.ARKIT_INDEX[n] for n in LIP_OPENERS]
 _ROUNDERS = [vocab.ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
 _LOWER_DOWN = [vocab.ARKIT_INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight")]
 
@@ -467,14 +457,7 @@ def enforce_contacts(arkit: np.ndarray, closure: np.ndarray,
         out[:, roll] = np.maximum(out[:, roll], f[:, 0] * LABIODENTAL_TUCK)
         out[:, _ROUNDERS] *= 1 - LABIODENTAL_UNROUND * f
         out[:, _LOWER_DOWN] *= 1 - f
-    c = np.asarray(closure, np.float32)[:, None]  # T x 1
-    jaw = out[:, j : j + 1]
-    out[:, j : j + 1] = (1 - c) * jaw + c * np.minimum(jaw, JAW_AT_CLOSURE)
-    out[:, _OPENERS] *= 1 - c
-    close = vocab.ARKIT_INDEX["mouthClose"]
-    need = np.minimum(1.0, CLOSE_GAIN * out[:, j] + CLOSE_BIAS)
-    out[:, close] = np.maximum(out[:, close], c[:, 0] * need)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(close_lips(out, closure), 0.0, 1.0)
 
 
 def _style_gains(style: ArticulationStyle) -> np.ndarray:
