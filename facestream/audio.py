@@ -28,8 +28,14 @@ def mel_to_hz(m):
 
 
 def mel_filterbank(n_mels: int, n_fft: int = N_FFT, sample_rate: int = vocab.SAMPLE_RATE,
-                   fmin: float = 40.0, fmax: float | None = None) -> np.ndarray:
-    """Triangular mel filters, area-normalised (Slaney). -> n_mels x (n_fft // 2 + 1) float32."""
+                   fmin: float = 40.0, fmax: float | None = None,
+                   norm: str = "slaney") -> np.ndarray:
+    """Triangular HTK-mel filters -> n_mels x (n_fft // 2 + 1) float32.
+
+    norm: "slaney" scales each filter by 2 / its width in Hz (the face model's frontend);
+    "sum" makes each filter's weights sum to 1 (the phone aligner's frontend)."""
+    if norm not in ("slaney", "sum"):
+        raise ValueError(f"mel_filterbank norm={norm!r}: expected 'slaney' or 'sum'")
     fmax = sample_rate / 2 if fmax is None else fmax
     freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
@@ -37,7 +43,10 @@ def mel_filterbank(n_mels: int, n_fft: int = N_FFT, sample_rate: int = vocab.SAM
     up = (freqs[None] - lo) / (mid - lo)
     down = (hi - freqs[None]) / (hi - mid)
     fb = np.maximum(0.0, np.minimum(up, down))
-    fb *= (2.0 / (hi - lo))
+    if norm == "sum":
+        fb = fb / np.maximum(fb.sum(1, keepdims=True), 1e-9)
+    else:
+        fb *= (2.0 / (hi - lo))
     return fb.astype(np.float32)
 
 

@@ -3,11 +3,12 @@ held-out synthetic speech with known timing."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from facestream import vocab
+from facestream import audio, vocab
 from facestream.training.phonemes import PHONE_INDEX, PHONES
 from facestream.training.corpus import ctc_align
 from facestream.training.corpus.align_sphinx import normalise, number_words
@@ -61,22 +62,38 @@ def test_segments_frames_round_trip():
 @pytest.fixture(scope="module")
 def untrained():
     pytest.importorskip("torch")
+    from facestream.training.corpus.ctc_align.model import _build_model
     cfg = ctc_align.AlignerConfig()
-    net = ctc_align._build_model(cfg)
+    net = _build_model(cfg)
     return ctc_align.Aligner(ctc_align.PhoneModel(net, cfg, np.zeros(len(cfg.phones))))
 
 
 def test_aligner_rejects_empty_audio_and_empty_text(untrained):
     with pytest.raises(ValueError, match="too short"):
         untrained.align(np.zeros(0, np.float32), ["a", "m"])
-    with pytest.raises(ValueError, match="mono"):
-        untrained.align(np.zeros((2, 16000), np.float32), ["a"])
+    with pytest.raises(ValueError, match="samples, channels"):
+        untrained.align(np.zeros((2, 16000, 1), np.float32), ["a"])
+    with pytest.raises(ValueError, match="NaN"):
+        untrained.align(np.full(16000, np.nan, np.float32), ["a"])
     with pytest.raises(ValueError, match="empty"):
         untrained.align(np.zeros(16000, np.float32), [])
     with pytest.raises(ValueError, match="empty text"):
         untrained.align_text(np.zeros(16000, np.float32), "  ", "es")
     with pytest.raises(ValueError, match="not an inventory phone"):
         untrained.align(np.zeros(16000, np.float32), ["zz"])
+
+
+def test_aligner_reads_int16_and_stereo_as_audio_to_mono_float32_does(untrained):
+    x = np.random.default_rng(1).normal(0, 0.1, (8000, 2)).astype(np.float32)
+    pcm = np.round(x * 20000).astype(np.int16)
+    mono = untrained.model.log_posteriors(audio.to_mono_float32(pcm))
+    assert np.array_equal(untrained.model.log_posteriors(pcm), mono)
+
+
+def test_aligner_filterbank_is_audio_py_s_with_unit_sum_filters():
+    fb = ctc_align.mel_filterbank(ctc_align.AlignerConfig())
+    assert fb.shape == (64, audio.N_FFT // 2 + 1)
+    np.testing.assert_allclose(fb.sum(1), 1.0, rtol=1e-6)
 
 
 def test_untrained_aligner_still_returns_contiguous_cover(untrained):
@@ -149,7 +166,7 @@ def test_aligner_recovers_mbrola_boundaries_on_a_held_out_voice():
         voice = held[lang][0]
         assert voice not in trained
         for text in texts:
-            u = ctc_align.synth_mbrola(voice, text)
+            u = ctc_align.synth_utterance(voice, text)
             if u is None:
                 pytest.skip(f"{voice} cannot say {text!r} (missing diphones)")
             segs = aligner.align(u.audio, ctc_align.words_of(u.phones))
@@ -157,6 +174,44 @@ def test_aligner_recovers_mbrola_boundaries_on_a_held_out_voice():
             assert segs[-1].end == pytest.approx(u.duration)
     mean_ms = 1000 * float(np.concatenate(errs).mean())
     assert mean_ms < 30.0, f"mean boundary error {mean_ms:.1f} ms on held-out voices"
+
+
+def test_shipped_aligner_gives_the_recorded_alignments():
+    """tests/data/ctc_align_reference.npz: alignments by the shipped weights recorded before
+    ctc_align became a package (example clip read by espeak-ng's English; held-out MBROLA
+    fr7 and es2 clips read by espeak-ng and along their true phones). Frame phones and
+    segments must not move; the phone strings come from the recording, so espeak-ng's
+    version does not matter here (test_phonemize_reproduces_the_recorded_readings)."""
+    pytest.importorskip("torch")
+    import json
+    import soundfile as sf
+    if not ctc_align.DEFAULT_WEIGHTS.exists():
+        pytest.skip(f"no shipped aligner weights at {ctc_align.DEFAULT_WEIGHTS}")
+    ref = np.load(Path(__file__).parent / "data" / "ctc_align_reference.npz")
+    aligner = ctc_align.Aligner()
+    example, sr = sf.read(Path(audio.__file__).parent / "assets" / "example_speech.flac",
+                          dtype="int16")
+    assert sr == vocab.SAMPLE_RATE
+    keys = sorted(k[:-len("/meta")] for k in ref.files if k.endswith("/meta"))
+    assert len(keys) == 5
+    for key in keys:
+        meta = json.loads(str(ref[key + "/meta"]))
+        clip = example if key == "example_en" else ref[key.replace("_truewords", "") + "/audio"]
+        al = aligner.align_detailed(clip, meta["words"])
+        assert np.array_equal(al.frame_phones, ref[key + "/frame_phones"]), key
+        assert [[s.start, s.end, s.phone] for s in al.phones] == meta["segments"], key
+        assert al.confidence == pytest.approx(meta["confidence"], rel=1e-5), key
+
+
+def test_phonemize_reproduces_the_recorded_readings():
+    import json
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (make data-deps)")
+    ref = np.load(Path(__file__).parent / "data" / "ctc_align_reference.npz")
+    for key in ("example_en", "mbrola_fr7", "mbrola_es2"):
+        meta = json.loads(str(ref[key + "/meta"]))
+        words = ctc_align.phonemize(ctc_align.speakable(meta["text"]), meta["language"])
+        assert words == meta["words"], key
 
 
 def test_shipped_weights_are_small_and_carry_their_config():

@@ -12,7 +12,7 @@ parentheses ("(ne m'appelez plus, jamais)") stay.
 
 Menardi's Italian voice ships no text: it reads its own translation of the same prompt ids, so
 it is given Carlo's Italian transcript (`Voice.text_package`) and its prompts must pass an
-aligner's confidence threshold before use (`ctc_align.py`). The same holds for Armelle
+aligner's confidence threshold before use (`ctc_align`). The same holds for Armelle
 Desjardins (French, read against June's transcript) and July E. Jimenez (Colombian Spanish,
 read against Allison's Mexican Spanish transcript), whose 8 kHz GSM prompts use the same ids.
 Their packages conflict with the transcript packages (both claim "asterisk-prompt-fr/es"), so
