@@ -68,13 +68,16 @@ def bench_live(seconds: float = 3.0, size: int = 512) -> dict:
     under the current DISPLAY. -> its statistics, or {"skipped": reason}."""
     if not os.environ.get("DISPLAY"):
         return {"skipped": "no DISPLAY: run under `xvfb-run -a` or in a desktop session"}
-    from ..cli import build_parser
-    from .live import run_live
+    import argparse
+
+    from .live import add_parser, run_live
     from .render import GLError
     from .video import example_clip_path
 
     with tempfile.TemporaryDirectory(prefix="facestream-bench-") as tmp:
-        args = build_parser().parse_args(
+        parser = argparse.ArgumentParser()
+        add_parser(parser.add_subparsers())  # the live command's own options, not the whole CLI
+        args = parser.parse_args(
             ["live", "--input", str(example_clip_path()), "--duration", str(seconds),
              "--max-fps", "0", "--size", str(size), "--no-playback", "--record-dir", tmp])
         try:
