@@ -37,6 +37,7 @@ from .head import MATERIALS, Head, HeadFileError
 AVATAR_SUFFIXES = (".glb", ".gltf", ".vrm")
 HEAD_MARGIN = 0.6  # a cropped head: the ARKit shapes' box grown by this much of its size per side
 CROP_RATIO = 2.5  # crop when the avatar is this many times taller than the ARKit shapes' box
+HEAD_MIN_SIZE = 0.12  # metres: the box is at least this wide each way (an avatar with eye shapes only)
 MOVED_MIN = 1e-6  # metres: a vertex an ARKit shape moves less than this is not part of the face
 
 _ARKIT_BY_LOWER = {n.lower(): n for n in vocab.ARKIT_NAMES}
@@ -322,13 +323,16 @@ class _Reader:
         lo, hi = face.min(0), face.max(0)
         neck, jaw = vocab.POSE_JOINTS.index("neck"), vocab.POSE_JOINTS.index("jaw")
         skin = slot.copy()
-        if neck not in pos:
-            # No neck or head bone: the whole avatar turns about a point below its face's
-            # centre, so head motion still shows.
-            pos[neck] = np.array([(lo[0] + hi[0]) / 2, lo[1] - 0.5 * (hi[1] - lo[1]), (lo[2] + hi[2]) / 2])
+        if neck not in pos or not skin[:, neck].any():
+            # No neck or head bone, or none that carries a vertex (an unskinned face): the
+            # whole mesh turns with the head, about its neck bone or a point below the face.
+            if neck not in pos:
+                pos[neck] = np.array([(lo[0] + hi[0]) / 2, lo[1] - 0.5 * (hi[1] - lo[1]),
+                                      (lo[2] + hi[2]) / 2])
             skin[:, neck] += skin[:, 0]
             skin[:, 0] = 0.0
-            report.notes.append("no neck or head bone: the whole mesh turns with the head")
+            report.notes.append("no vertex follows a neck or head bone: the whole mesh turns "
+                                "with the head")
         has_jaw_open = "jawOpen" in report.present
         if jaw in pos and (take is not None or not has_jaw_open):
             bone = self.doc["nodes"][next(n for n, j in joint_of.items() if j == jaw)].get("name", "?")
@@ -381,11 +385,14 @@ def _crop_to_head(v, faces, targets, skin, mat, report):
     """Keep the head of a full-body avatar (module docstring); a head-sized one is unchanged."""
     moved = np.linalg.norm(targets, axis=2).max(0) > MOVED_MIN
     lo, hi = v[moved].min(0), v[moved].max(0)
-    size = np.maximum(hi - lo, 1e-3)
+    size = np.maximum(hi - lo, HEAD_MIN_SIZE)
+    lo, hi = (lo + hi - size) / 2, (lo + hi + size) / 2
     if (v[:, 1].max() - v[:, 1].min()) <= CROP_RATIO * size[1]:
         return v, faces, targets, skin, mat
     keep = np.all((v >= lo - HEAD_MARGIN * size) & (v <= hi + HEAD_MARGIN * size), axis=1)
     tri = keep[faces].all(1)
+    if not tri.any():
+        return v, faces, targets, skin, mat
     used = np.zeros(len(v), bool)
     used[faces[tri].reshape(-1)] = True
     new = np.cumsum(used) - 1

@@ -232,7 +232,9 @@ def build_take(head, basis: np.ndarray, take: Take) -> tuple[dict, bytes]:
         if not len(tris):
             continue
         colour, spec = MATERIAL_COLOURS[name]
-        materials.append({"name": name, "pbrMetallicRoughness": {
+        # double-sided, as the renderer draws: the head's winding is not consistent everywhere
+        # (one-sided, the irises vanish behind the sclera in three.js)
+        materials.append({"name": name, "doubleSided": True, "pbrMetallicRoughness": {
             "baseColorFactor": [*colour, 1.0], "metallicFactor": 0.0,
             "roughnessFactor": round(1.0 - 0.6 * spec, 3)}})
         primitives.append({"attributes": attributes, "mode": TRIANGLES, "targets": targets,
