@@ -441,3 +441,36 @@ def test_head_and_avatar_are_one_choice(take, tmp_path):
         head_from_args(args)
     assert isinstance(head_from_args(SimpleNamespace(head=None, avatar=str(take.glb))), Head)
     assert head_from_args(SimpleNamespace(head="h.npz", avatar=None)) == "h.npz"
+
+
+_LIVE = """
+import json, sys
+from facestream.cli import build_parser
+from facestream.viewer.live import _pyglet, run_live
+_, key = _pyglet()
+args = build_parser().parse_args(["live", "--input", sys.argv[1], "--avatar", sys.argv[2],
+    "--duration", "2.5", "--size", "160", "--no-playback", "--record-dir", sys.argv[3]])
+print(json.dumps(run_live(args, script=[(0.3, key.R), (1.8, key.R)])))
+"""
+
+
+@pytest.mark.gl
+@pytest.mark.slow
+def test_live_drives_a_round_tripped_take(take, tmp_path):
+    """`live --avatar take.glb` in a real window (Xvfb): the avatar's report, frames drawn, and
+    a recording re-rendered with the avatar as its head."""
+    pytest.importorskip("pyglet", reason="the live viewer needs the viewer extra")
+    from test_live import _env, _xvfb_run
+    import soundfile as sf
+    x, sr = read_audio(CLIP)
+    sf.write(tmp_path / "short.wav", x[: 3 * sr], sr)
+    p = subprocess.run(_xvfb_run() + [__import__("sys").executable, "-c", _LIVE,
+                                      str(tmp_path / "short.wav"), str(take.glb), str(tmp_path / "rec")],
+                       capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "52 of 52 ARKit shapes" in p.stdout
+    stats = json.loads(p.stdout.strip().splitlines()[-1])
+    assert stats["frames_drawn"] > 10 and stats["engine_frames"] > 30
+    assert stats["render_codes"] == [0]  # the recording's video, rendered with --head take.glb
+    (rec,) = stats["recordings"]
+    assert Path(rec["mp4"]).stat().st_size > 1000
