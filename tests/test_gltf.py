@@ -8,6 +8,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -19,9 +20,10 @@ import numpy as np
 import pytest
 
 from facestream import vocab
-from facestream.engine.animate import animate_array, read_audio
+from facestream.engine.animate import animate_array
+from facestream.formats import read_audio
 from facestream.engine.avatar import AvatarError, load_avatar
-from facestream.engine.head import Head, load_head
+from facestream.engine.head import MATERIALS, Head, load_head
 from facestream.engine.stream import Engine
 from facestream.exporters.gltf import (GltfError, axis_angle_to_quat, pack_glb, read_accessor,
                                        read_gltf, write_take)
@@ -59,8 +61,7 @@ def test_take_holds_the_head_its_shapes_and_the_frames(take):
     mesh = doc["meshes"][0]
     assert mesh["extras"]["targetNames"] == list(vocab.ARKIT_NAMES)
     assert [m["name"] for m in doc["materials"]] == [
-        m for i, m in enumerate(("skin", "lips", "teeth", "tongue", "sclera", "iris", "pupil", "mouth"))
-        if (head.vertex_material == i).any()]
+        m for i, m in enumerate(MATERIALS) if (head.vertex_material == i).any()]
     prim = mesh["primitives"][0]
     np.testing.assert_array_equal(read_accessor(doc, buffers, prim["attributes"]["POSITION"]),
                                   head.template)
@@ -229,8 +230,10 @@ def test_a_take_read_back_is_the_head_it_was_written_from(take, kind):
 def test_render_drives_a_round_tripped_take(take, tmp_path, capsys):
     pytest.importorskip("moderngl", reason="render needs the viewer extra")
     pytest.importorskip("imageio_ffmpeg", reason="render needs the viewer extra")
-    from facestream.cli import main
     import soundfile as sf
+    from PIL import Image
+
+    from facestream.cli import main
     x, sr = read_audio(CLIP)
     sf.write(tmp_path / "short.wav", x[: int(1.5 * sr)], sr)
     outs = {}
@@ -242,7 +245,7 @@ def test_render_drives_a_round_tripped_take(take, tmp_path, capsys):
         except RuntimeError as e:  # no EGL
             pytest.skip(f"no offscreen OpenGL: {e}")
         assert code == 0 and out.stat().st_size > 1000
-        outs[name] = np.asarray(__import__("PIL.Image").Image.open(tmp_path / f"{name}.png"), np.float32)
+        outs[name] = np.asarray(Image.open(tmp_path / f"{name}.png"), np.float32)
     assert "52 of 52 ARKit shapes" in capsys.readouterr().out
     assert np.abs(outs["avatar"] - outs["default"]).mean() < 2.0  # the same face, the same frames
 
@@ -460,11 +463,11 @@ def test_live_drives_a_round_tripped_take(take, tmp_path):
     """`live --avatar take.glb` in a real window (Xvfb): the avatar's report, frames drawn, and
     a recording re-rendered with the avatar as its head."""
     pytest.importorskip("pyglet", reason="the live viewer needs the viewer extra")
-    from test_live import _env, _xvfb_run
     import soundfile as sf
+    from test_live import _env, _xvfb_run
     x, sr = read_audio(CLIP)
     sf.write(tmp_path / "short.wav", x[: 3 * sr], sr)
-    p = subprocess.run(_xvfb_run() + [__import__("sys").executable, "-c", _LIVE,
+    p = subprocess.run(_xvfb_run() + [sys.executable, "-c", _LIVE,
                                       str(tmp_path / "short.wav"), str(take.glb), str(tmp_path / "rec")],
                        capture_output=True, text=True, timeout=600, env=_env(), cwd=tmp_path)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]

@@ -49,7 +49,7 @@ _NAME_RULES = (  # (engine joint, pattern on the lower-cased node name without s
     ("eye_left", re.compile(r"^(eyeleft|lefteye|eyel|leye)$|(^|[^a-z])(left|l)eye|eye(left|l)$")),
     ("eye_right", re.compile(r"^(eyeright|righteye|eyer|reye)$|(^|[^a-z])(right|r)eye|eye(right|r)$")),
     ("neck", re.compile(r"neck")),
-    ("neck", re.compile(r"^head$|head$")),
+    ("neck", re.compile(r"^(mixamorig\d*|bip\d*|jbipc|def|j|c)?head$")),  # not "forehead"
 )
 
 
