@@ -131,3 +131,53 @@ def test_quick_bench_report_is_complete(tmp_path):
     assert (tmp_path / "plots" / "compute.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "throughput.png").stat().st_size > 1000
     assert render(rep) == render(json.loads(out.read_text()))  # the JSON alone re-renders it
+
+
+def test_the_limit_counts_the_models_products_as_its_config_says():
+    """The multiply-adds read from the graph are the config's arithmetic: per model step,
+    each causal conv is C_in x kernel x C_out, the GRU 3H x (C + H), the frontend's DFT
+    window x 2(N_FFT/2 + 1)."""
+    from facestream.audio import N_FFT, WIN_SAMPLES
+    from facestream.bench.limit import SECOND_STEPS, graph_products
+    from facestream.engine.stream import Engine
+    info = Engine(backend="onnxruntime").info
+    c = info.config
+    products = {p["node"]: p for p in graph_products(info.path)}
+    per_step = {k: p["macs"] / SECOND_STEPS for k, p in products.items()}
+    convs = [per_step[k] for k in sorted(per_step) if "convs." in k]
+    widths = [c["n_mels"]] + [c["channels"]] * (c["conv_layers"] - 1)
+    assert convs == [w * c["conv_kernel"] * c["channels"] for w in widths]
+    h = c["gru_hidden"]
+    gru = sum(v for k, v in per_step.items() if "GRU" in k)
+    assert gru == 3 * h * (c["channels"] + h)
+    assert per_step["/net/frontend/Conv"] == WIN_SAMPLES * 2 * (N_FFT // 2 + 1)
+    assert all(p["macs"] > 0 and len(p["gemm"]) == 3 for p in products.values())
+
+
+def test_int8_variant_opens_with_its_metadata_and_stays_near_float(tmp_path):
+    from facestream import vocab
+    from facestream.bench.int8 import quantize_int8
+    from facestream.bench.signals import speechlike
+    from facestream.engine.backends import OnnxBackend
+    from facestream.engine.stream import default_model_path
+    fp = OnnxBackend(default_model_path())
+    q8 = OnnxBackend(quantize_int8(default_model_path(), tmp_path / "m8.onnx"))
+    assert q8.info.state_names == fp.info.state_names and q8.info.lookahead == fp.info.lookahead
+    n = 200
+    audio = speechlike(n / vocab.INTERNAL_FPS)[None, : n * vocab.HOP_SAMPLES]
+    cond = np.zeros((1, n, vocab.NUM_EMOTIONS + 1), np.float32)
+    a, _ = fp.step(audio, cond, fp.info.zero_state(1))
+    b, _ = q8.step(audio, cond, q8.info.zero_state(1))
+    assert not np.array_equal(a, b)  # it is quantised
+    assert np.abs(a - b).max() < 0.1 and np.abs(a - b).mean() < 0.01
+
+
+def test_int8_quality_judged_relative_to_float():
+    from facestream.bench.int8 import judge_quality
+    res = {"splits": {"real": {"f": {"LVE_1e-5m2": 2.0, "closure_rate": 0.5},
+                               "q": {"LVE_1e-5m2": 2.05, "closure_rate": 0.49}},
+                      "synthetic": {"f": {"LVE_1e-5m2": 2.0, "closure_rate": 0.5},
+                                    "q": {"LVE_1e-5m2": 2.2, "closure_rate": 0.5}}}}
+    out = judge_quality(res, "f", "q")
+    assert out["real"]["within_tolerance"] and not out["synthetic"]["within_tolerance"]
+    assert out["real"]["LVE_change"] == pytest.approx(0.025)

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--readme", metavar="README", help="rewrite the Performance section between "
                    "the facestream-bench markers of this file")
     p.add_argument("--only", metavar="ITEMS", help="comma-separated items to run (compute, "
-                   "latency, mic, throughput, server, viewer, memory, peers, quality)")
+                   "latency, mic, throughput, server, viewer, memory, peers, quality, limit, int8)")
     p.add_argument("--from-json", metavar="IN", help="render an existing report instead of "
                    "running the benchmarks")
     p.set_defaults(func=_cmd_bench)

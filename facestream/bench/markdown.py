@@ -175,9 +175,37 @@ def _quality(item: dict) -> list[str]:
     return lines
 
 
+def _limit(item: dict) -> list[str]:
+    lines = [f"Multiply-adds counted from the graph: **{item['macs_per_audio_s'] / 1e6:.1f} M per "
+             f"second of audio** per stream. Each product timed alone as a one-thread "
+             f"onnxruntime MatMul at its shape for a tick of {item['batch']} streams × 2 steps "
+             f"(mean {item['mean_rate_gmacs']:.1f} G multiply-adds/s): **{item['streams_per_core']:.0f} "
+             f"streams per core** at 100% of that rate, {item['streams_at_limit']:.0f} on "
+             f"{item['cores']} cores.", ""]
+    rows = [[p["node"], p["op"], f"{p['macs'] / 1e6:.2f}", " × ".join(map(str, p["tick_shape"])),
+             f"{p['rate_gmacs']:.1f}", f"{1e3 * p['core_s_per_audio_s']:.3f}"] for p in item["products"]]
+    lines += _table(["product", "op", "M multiply-adds per audio s", "tick shape M × K × N",
+                     "G multiply-adds/s", "core ms per audio s"], rows)
+    lines += ["", f"Model step alone, batch {item['batch']}, 1 thread: "
+              f"{item['model_streams_per_core']:.0f} streams per core = "
+              f"**{100 * item['model_fraction']:.0f}% of the limit**."]
+    if "measured_streams" in item:
+        lines.append(f"Engine, batched (throughput above): {item['measured_streams']} streams = "
+                     f"**{100 * item['measured_fraction']:.0f}% of the limit** on {item['cores']} cores.")
+    return lines
+
+
+def _int8(item: dict) -> list[str]:
+    rows = [[b, r["float_ms"], r["int8_ms"], f"{r['speedup']:.2f}×"] for b, r in item["batches"].items()]
+    return [f"onnxruntime dynamic quantisation of {', '.join(item['quantised_ops'])} (int8 "
+            "weights); one 20 ms chunk (2 steps), one thread. Quality: `facestream eval --onnx "
+            "FLOAT --onnx INT8` (shipped only within 3% of float on LVE and closure).", ""] + _table(
+        ["batch", "float (ms)", "int8 (ms)", "speed-up"], rows)
+
+
 SECTIONS = {"compute": _compute, "latency": _latency, "mic": _mic, "throughput": _throughput,
             "server": _external, "viewer": _external, "memory": _memory, "peers": _peers,
-            "quality": _quality}
+            "quality": _quality, "limit": _limit, "int8": _int8}
 
 
 def render(report: dict, plots: dict[str, str] | None = None, level: int = 2) -> str:

@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import vocab
 from ..engine.head import Head, load_head
+from .face import FaceSubset, delay
 from .phonemes import PHONES, REDUCED_VOWELS
 
 OPEN_VOWELS = frozenset(p for p, ph in PHONES.items() if ph.kind == "vowel" and ph.height >= 2.5)
@@ -127,17 +128,44 @@ class TorchPredictor:
         return d["arkit"].numpy(), d["jaw"].numpy()
 
 
+class OnnxPredictor:
+    """An exported model (.onnx, e.g. the shipped one or its int8 variant) run by onnxruntime
+    over a whole sequence as it streams, the same way as `TorchPredictor`: one thread, state
+    from zero, L frames of silence flushed, shifted by its look-ahead."""
+
+    def __init__(self, path: str, name: str | None = None):
+        from ..engine.backends import OnnxBackend
+        self.backend = OnnxBackend(path, threads=1)
+        self.lookahead = self.backend.info.lookahead
+        self.offline = False
+        self.name = name or f"onnx L={self.lookahead} ({Path(path).name})"
+        self.latency_ms = self.backend.info.latency_ms
+
+    def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        t, lk = len(seq.arkit), self.lookahead
+        audio, emo, inten = _padded_inputs(seq, lk)
+        cond = np.concatenate([emo * inten[:, None], inten[:, None]], axis=-1)[None]
+        out, _ = self.backend.step(audio[None], cond.astype(np.float32), self.backend.info.zero_state(1))
+        out = out[0, lk:lk + t]
+        return out[:, :vocab.NUM_ARKIT], out[:, vocab.NUM_ARKIT:vocab.NUM_ARKIT + 3]
+
+
+def _padded_inputs(seq: Sequence, lk: int):
+    """A sequence's audio (n*HOP), emotion (n x E) and intensity (n) for n = T + L steps: the
+    audio padded with silence, the conditioning led by L copies of its first frame."""
+    n = len(seq.arkit) + lk
+    audio = np.zeros(n * vocab.HOP_SAMPLES, np.float32)
+    audio[: min(len(seq.audio), n * vocab.HOP_SAMPLES)] = seq.audio[: n * vocab.HOP_SAMPLES]
+    return audio, delay(seq.emotion[None], lk, n)[0], delay(seq.intensity[None], lk, n)[0]
+
+
 def stream_raw(model, seq: Sequence):
     """A network's raw outputs for a sequence as it streams (causal, state from zero, L frames
     of silence flushed at the end), shifted by its look-ahead: T x OUT_DIM torch tensor."""
     import torch
     from .network import make_cond
-    t, lk = len(seq.arkit), model.config.lookahead
-    n = t + lk
-    audio = np.zeros(n * vocab.HOP_SAMPLES, np.float32)
-    audio[: min(len(seq.audio), n * vocab.HOP_SAMPLES)] = seq.audio[: n * vocab.HOP_SAMPLES]
-    emo = np.concatenate([np.repeat(seq.emotion[:1], lk, 0), seq.emotion])[:n]
-    inten = np.concatenate([np.repeat(seq.intensity[:1], lk, 0), seq.intensity])[:n]
+    lk = model.config.lookahead
+    audio, emo, inten = _padded_inputs(seq, lk)
     with torch.no_grad():
         cond = make_cond(torch.from_numpy(emo)[None], torch.from_numpy(inten)[None])
         raw, *_ = model(torch.from_numpy(audio)[None], cond, *model.init_state(1))
@@ -208,38 +236,18 @@ class EnergyPredictor:
 # ---- metrics -------------------------------------------------------------------------------
 
 
-class MeasuredHead:
+class MeasuredHead(FaceSubset):
     """The default head cut down to the vertices the metrics read (lips, upper face, mouth
-    landmarks): the same skinning, a fraction of the cost. Global, neck and eye poses are at
-    rest, so only the jaw rotates (exact LBS for that case)."""
+    landmarks): the engine's skinning (`face.FaceSubset`), a fraction of the cost."""
 
     def __init__(self, head: Head):
         from ..engine.metrics import mouth_landmarks
         m = mouth_landmarks(head)
-        self.idx = np.unique(np.concatenate([head.regions["lips"], head.regions["upper_face"],
-                                             m.upper_lip, m.lower_lip]))
-        pos = {int(v): i for i, v in enumerate(self.idx)}
-        self.lips = np.array([pos[int(v)] for v in head.regions["lips"]])
-        self.upper = np.array([pos[int(v)] for v in head.regions["upper_face"]])
-        self.up_lip = np.array([pos[int(v)] for v in m.upper_lip])
-        self.lo_lip = np.array([pos[int(v)] for v in m.lower_lip])
-        jaw = vocab.POSE_JOINTS.index("jaw")
-        self.template = head.template[self.idx]
-        self.dirs = head.expr_dirs[:, self.idx].reshape(head.num_expressions, -1)
-        self.w_jaw = head.skin_weights[self.idx, jaw][None, :, None]
-        self.pivot = head.joints[jaw]
-
-    def vertices(self, arkit: np.ndarray, jaw: np.ndarray) -> np.ndarray:
-        """arkit T x K, jaw T x 3 -> T x V' x 3."""
-        from ..engine.lbs import rodrigues
-        v = self.template + (arkit.astype(np.float32) @ self.dirs).reshape(len(arkit), -1, 3)
-        rel = v - self.pivot
-        moved = np.einsum("tij,tvj->tvi", rodrigues(jaw), rel) - rel
-        return v + self.w_jaw * moved
-
-    def lip_gap(self, v: np.ndarray) -> np.ndarray:
-        """As engine.metrics.lip_gap, on these vertices: T x V' x 3 -> T (m)."""
-        return np.maximum(v[:, self.up_lip, 1].min(1) - v[:, self.lo_lip, 1].max(1), 0.0)
+        super().__init__(head, np.unique(np.concatenate([
+            head.regions["lips"], head.regions["upper_face"], m.upper_lip, m.lower_lip])))
+        self.lips = self.positions(head.regions["lips"])
+        self.upper = self.positions(head.regions["upper_face"])
+        self.template = self.head.template
 
 
 OPEN_MM = 2.0  # lip gap (mm) above which an open vowel counts as opened
@@ -473,6 +481,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", action="append", default=[], help="causal checkpoint (repeatable)")
     ap.add_argument("--offline", action="append", default=[], help="offline checkpoint")
     ap.add_argument("--shipped", help="the shipped model's checkpoint, shown apart from the sweep")
+    ap.add_argument("--onnx", action="append", default=[], help="an exported .onnx model run by "
+                    "onnxruntime, e.g. an int8 variant beside its float original (repeatable)")
     ap.add_argument("--splits", default="test,val")
     ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
     ap.add_argument("--json", help="write the results as JSON here")
@@ -488,6 +498,9 @@ def main(argv=None) -> int:
     preds += [TorchPredictor(p) for p in args.model + args.offline]
     roles = {p.name: "baseline" for p in preds[:3]}
     roles.update({p.name: "offline" if p.offline else "sweep" for p in preds[3:]})
+    for path in args.onnx:
+        preds.append(OnnxPredictor(path))
+        roles[preds[-1].name] = "exported"
     if args.shipped:
         shipped = TorchPredictor(args.shipped)
         shipped.name = f"shipped model (L={shipped.lookahead})"
