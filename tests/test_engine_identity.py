@@ -207,3 +207,19 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["--record"]:
         sys.exit(__doc__)
     record()
+
+
+def test_decode_arrays_is_the_streams_frames_one_after_another(engine):
+    """The batch's arrays are each stream's frames in the order given, `stream` says whose,
+    and the stream keeps its own part; a stream without audio contributes nothing."""
+    x = speech()[:16000]
+    streams = [engine.create_stream(fps=fps) for fps in (30, 60, 30)]
+    streams[0].accept_waveform(16000, x[:5000])
+    streams[1].accept_waveform(16000, x[:9000])
+    out = engine.decode_arrays(streams)
+    counts = [len(s.frames) for s in streams]
+    assert counts[0] > 0 and counts[1] > counts[0] and counts[2] == 0
+    assert out.stream.tolist() == [i for i, n in enumerate(counts) for _ in range(n)]
+    assert np.array_equal(out.arkit, np.concatenate([s.frames.arkit for s in streams]))
+    assert np.array_equal(out.seq, np.concatenate([np.arange(n) for n in counts]))
+    assert ((out.arkit >= 0) & (out.arkit <= 1)).all() and out.vertices is None
