@@ -37,6 +37,10 @@ BLINK_RATE_REST = 17.0  # per minute, at rest (Bentivoglio et al. 1997)
 BLINK_TALK_GAIN = 1.3  # the renewal clock runs this much faster while talking
 PAUSE_BLINK_P = 0.5  # chance of a blink 50-250 ms after a phrase ends
 BLINK_SHAPE = 3.0  # gamma shape of the intervals (as the corpus' blink_track)
+DOUBLE_BLINK_DELAY_S = (0.2, 0.35)  # a double blink's second onset after the first
+PAUSE_BLINK_DELAY_S = (0.05, 0.25)  # a phrase-end blink's delay
+BLINK_DEPTH = (0.85, 1.0)  # how far a blink closes the lids
+BLINK_LAG_S = 0.004  # the eyes close up to this far apart in time
 
 # ---- gaze (docs/behaviour.md#gaze) ---------------------------------------------------------------
 FIXATION_MEDIAN_S, FIXATION_SIGMA = 0.3, 0.4  # log-normal fixation durations...
@@ -49,6 +53,7 @@ SACCADE_MS = (20.0, 3.0)  # duration = a + b * amplitude (deg): the main sequenc
 MICRO_PER_S = 1.5  # microsaccades per second during a fixation (Poisson)
 MICRO_DEG = (0.1, 1.0)  # their amplitudes
 MICRO_REFRACTORY_S = 0.15
+MICRO_CORRECTION_RAD = 0.8  # a corrective microsaccade's direction spread about the way back
 # (at the listener, away) glance lengths in seconds, while listening and while talking
 GLANCE_LISTENING_S = ((1.0, 7.0), (0.4, 1.6))
 GLANCE_TALKING_S = ((0.5, 1.5), (1.0, 3.0))
@@ -62,6 +67,8 @@ LEVEL_FLOOR_DB = -50.0
 VOICE_BELOW_PEAK_DB = 25.0  # voiced: within this of the running peak
 LOUD_RANGE_DB = 30.0  # loudness 0..1 over this range below the peak
 HANGOVER_S = 0.3  # a silence shorter than this does not end a phrase
+VOICE_FLOOR_MARGIN_DB = 10.0  # voiced needs a level above LEVEL_FLOOR_DB minus this
+ENVELOPE_TAU_S, SLOW_TAU_S = 0.04, 1.0  # the loudness envelope and its slow mean (accents)
 PHRASE_MIN_S = 0.5  # a phrase (or a pause) this long counts as one
 ACCENT_LOUD, ACCENT_ABOVE, ACCENT_SPACING_S = 0.6, 0.12, 0.35
 
@@ -81,6 +88,7 @@ HEAD_FOLLOW_TAU_S = 0.3  # ...lagging by about this
 BROW_RAISE = 0.25  # browInnerUp at a full accent (outer brows: BROW_OUTER of that)
 BROW_OUTER = 0.8
 BROW_RISE_S, BROW_FALL_S = 0.12, 0.4
+BROW_RANDOM = (0.7, 1.0)  # each raise is this share of its accent's, drawn uniformly
 # How much each emotion (vocab.EMOTION_NAMES order) scales the brow raise at intensity 1.
 BROW_EMOTION_GAIN = np.array([1.0, 1.2, 0.5, 1.6, 1.3, 0.6, 0.4], np.float32)
 if BROW_EMOTION_GAIN.shape != (vocab.NUM_EMOTIONS,):
@@ -256,7 +264,7 @@ class Behaviour:
         """-> accent strength in (0, 1] on the frame an accent is found, else 0."""
         dt = self.dt
         self.level = max(db, self.level - LEVEL_DECAY_DB_S * dt, LEVEL_FLOOR_DB)
-        voiced = db > self.level - VOICE_BELOW_PEAK_DB and db > LEVEL_FLOOR_DB - 10
+        voiced = db > self.level - VOICE_BELOW_PEAK_DB and db > LEVEL_FLOOR_DB - VOICE_FLOOR_MARGIN_DB
         loud = min(1.0, max(0.0, (db - self.level + LOUD_RANGE_DB) / LOUD_RANGE_DB)) if voiced else 0.0
         if voiced:
             if not self.talking and self.silent_s >= PHRASE_MIN_S and self.voiced_s == 0.0:
@@ -271,8 +279,8 @@ class Behaviour:
                 if self.voiced_s >= PHRASE_MIN_S:
                     self._phrase_ends()
                 self.voiced_s = 0.0
-        self.env_prev, self.env = self.env, self.env + (1 - math.exp(-dt / 0.04)) * (loud - self.env)
-        self.slow += (1 - math.exp(-dt / 1.0)) * (loud - self.slow)
+        self.env_prev, self.env = self.env, self.env + (1 - math.exp(-dt / ENVELOPE_TAU_S)) * (loud - self.env)
+        self.slow += (1 - math.exp(-dt / SLOW_TAU_S)) * (loud - self.slow)
         accent = 0.0
         if self.env < self.env_prev and self.rising and self.env_prev > ACCENT_LOUD \
                 and self.env_prev - self.slow > ACCENT_ABOVE \
@@ -287,7 +295,7 @@ class Behaviour:
 
     def _phrase_ends(self) -> None:
         if self._rng_blink.uniform() < PAUSE_BLINK_P:
-            self.pending_blinks.append(self.t + self._rng_blink.uniform(0.05, 0.25))
+            self.pending_blinks.append(self.t + self._rng_blink.uniform(*PAUSE_BLINK_DELAY_S))
         if not self.at_listener and self._rng_gaze.uniform() < TURN_LOOK_P:
             self._glance(True)
 
@@ -305,7 +313,7 @@ class Behaviour:
     def _brows(self, arkit, accent, emotion, intensity) -> None:
         if accent > 0:
             gain = 1.0 + intensity * float(emotion @ (BROW_EMOTION_GAIN - 1.0))
-            amp = BROW_RAISE * self.options.brows * accent * gain * self._rng_brow.uniform(0.7, 1.0)
+            amp = BROW_RAISE * self.options.brows * accent * gain * self._rng_brow.uniform(*BROW_RANDOM)
             self.raises.append((self.t, amp))
         if not self.raises:
             return
@@ -332,12 +340,12 @@ class Behaviour:
         if due:
             onsets = [t]
             if r.uniform() < DOUBLE_BLINK_P:
-                onsets.append(t + r.uniform(0.2, 0.35))
+                onsets.append(t + r.uniform(*DOUBLE_BLINK_DELAY_S))
             for onset in onsets:
                 close, hold, opening = (r.uniform(*BLINK_CLOSE_S), r.uniform(*BLINK_HOLD_S),
                                         r.uniform(*BLINK_OPEN_S))
-                self.blinks.append((onset, close, hold, opening, r.uniform(0.85, 1.0),
-                                    r.uniform(-0.004, 0.004)))
+                self.blinks.append((onset, close, hold, opening, r.uniform(*BLINK_DEPTH),
+                                    r.uniform(-BLINK_LAG_S, BLINK_LAG_S)))
                 self.events.append(("blink", onset, close + hold + opening))
             self.last_blink = onsets[-1]
             floor = BLINK_REFRACTORY_S * rate / 60.0
@@ -397,7 +405,7 @@ class Behaviour:
             amp = r.uniform(*MICRO_DEG)
             mx, my = self.micro
             if math.hypot(mx, my) > 0.5 * MICRO_DEG[1]:  # corrective: back towards the fixation
-                angle = math.atan2(-my, -mx) + r.uniform(-0.8, 0.8)
+                angle = math.atan2(-my, -mx) + r.uniform(-MICRO_CORRECTION_RAD, MICRO_CORRECTION_RAD)
             else:
                 angle = r.uniform(0, 2 * math.pi)
             self.micro = (mx + amp * math.cos(angle), my + amp * math.sin(angle))

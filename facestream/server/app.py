@@ -7,7 +7,9 @@ in `process_request`, before the handshake completes: a request that fails eithe
 becomes a connection. Only the page's own files (`/`, `/static/*`) are served without a token
 (they hold no data; the page reads the token from its URL). Routes: `/ws` (websocket; `?session=ID` joins a session as a spectator,
 without it the client creates a session and is its puppeteer), `/status` (JSON metrics),
-`/head.bin` (the head mesh, with what the page paints on it), `/` and `/static/*` (the page).
+`/head.bin` (the head mesh, with what the page paints on it), `/` and `/static/*` (the page),
+`/web/*` (the same page running the model in the browser, exporters/web.py: its code without a
+token, its model and head with one; made on the first request, about a second).
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import logging
 import struct
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .. import __version__
+from ..exporters.web import DATA_FILES as WEB_DATA_FILES
 from . import protocol as P
 from .hub import MIC_SESSION, Hub, min_queue_frames
 from .livelink import LiveLinkSender, parse_address
@@ -92,6 +96,7 @@ class Server:
         self._server = None
         self._mic, self._mic_source, self._mic_thread = None, mic_source, None
         self._head_bin: bytes | None = None
+        self._web: dict | None = None  # /web/'s files (exporters/web.py), made on first use
 
     @property
     def port(self) -> int:
@@ -139,6 +144,9 @@ class Server:
                 return _response(404, b"not found\n", "text/plain")
             ext = path[path.rfind("."):]
             return _response(200, body, STATIC_TYPES.get(ext, "application/octet-stream"))
+        web = path[len("/web/"):] if path.startswith("/web/") else None
+        if web is not None and web not in WEB_DATA_FILES:  # the in-browser page's code
+            return self._web_file(web)
         if not self._token_ok(query, request.headers):
             self.hub.metrics.rejected["auth"] += 1
             return _response(401, b"a valid token is required (?token=... or "
@@ -153,7 +161,25 @@ class Server:
             return _response(200, json.dumps(self.hub.status()).encode(), "application/json")
         if path == "/head.bin":
             return _response(200, self.head_bin(), "application/octet-stream")
+        if web is not None:  # the in-browser page's data: the model and the head
+            return self._web_file(web)
         return _response(404, b"not found\n", "text/plain")
+
+    def _web_file(self, name: str):
+        """/web/NAME: the page that runs the model in the browser (`facestream export --format
+        web`'s folder, made from this server's model and head on first use)."""
+        from ..exporters.web import CONTENT_TYPES, WebExportError, site_files
+        if self._web is None:
+            try:
+                self._web = site_files(self.engine.info.path, self.engine.head)
+            except (WebExportError, ValueError) as e:
+                return _response(503, f"the in-browser page is not available: {e}\n".encode(),
+                                 "text/plain")
+        data = self._web.get(name or "index.html")
+        if data is None:
+            return _response(404, b"not found\n", "text/plain")
+        body = data.read_bytes() if hasattr(data, "read_bytes") else data
+        return _response(200, body, CONTENT_TYPES.get(Path(name or "x.html").suffix, "text/plain"))
 
     def _token_ok(self, query: dict, headers) -> bool:
         want = self.options.token
