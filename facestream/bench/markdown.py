@@ -205,7 +205,7 @@ def _int8(item: dict) -> list[str]:
 
 SECTIONS = {"compute": _compute, "latency": _latency, "mic": _mic, "throughput": _throughput,
             "server": _external, "viewer": _external, "memory": _memory, "peers": _peers,
-            "quality": _quality, "limit": _limit, "int8": _int8}
+            "quality": _quality, "limit": _limit, "int8": _int8, "browser": _external}
 
 
 def render(report: dict, plots: dict[str, str] | None = None, level: int = 2) -> str:

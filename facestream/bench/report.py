@@ -29,6 +29,7 @@ ITEMS = {
     "quality": "Quality versus latency",
     "limit": "The model's limit",
     "int8": "int8 variant",
+    "browser": "The model in the browser",
 }
 
 
@@ -103,6 +104,9 @@ def _run_item(key: str, opts: BenchOptions, report: dict):
             out = bench_int8(tmp, repeats=50 if opts.quick else 200)
         out["path"] = "a temporary folder"
         return out
+    if key == "browser":  # issue 19: onnxruntime-web in headless Chromium (bench/browser.py)
+        from .browser import bench_browser
+        return bench_browser(opts.quick)
     raise ValueError(f"unknown benchmark item {key!r}")
 
 
