@@ -96,3 +96,66 @@ def test_real_weight_draws_recorded_speech_more_often():
         np.testing.assert_allclose(WindowSampler(clips, TrainConfig(real_weight=w)).p, want)
     with pytest.raises(ValueError, match="real_weight"):
         TrainConfig(real_weight=0).validate()
+
+
+def test_resume_with_a_changed_config_is_refused_naming_the_fields(tiny_corpus, tmp_path):
+    out = tmp_path / "run"
+    base = TINY + [f"corpus={tiny_corpus}", f"out={out}", "steps=2", "val_every=0"]
+    train(load_config(None, base), progress=False)
+    for change, named in ((["lr=0.001"], "lr: 0.002 -> 0.001"),
+                          (["model.gru_hidden=16", "loss.lip=1"], "loss.lip: 2.0 -> 1.0; model.gru_hidden")):
+        with pytest.raises(ValueError, match=named):
+            train(load_config(None, base + change), progress=False)
+    # what legitimately changes on resume: length, reporting, threads, the run's folder
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    cfg = load_config(None, base + [f"out={moved}", "steps=3", "log_every=1", "ckpt_every=1",
+                                    "threads=2", "time_limit_min=5"])
+    _, blob = load_checkpoint(train(cfg, progress=False))
+    assert blob["step"] == 3
+
+
+def test_checkpoints_from_before_a_field_existed_resume_with_its_default():
+    from dataclasses import asdict
+
+    from facestream.training.train import TrainConfig, config_differences
+    saved = asdict(TrainConfig())
+    for old_field in ("val_every", "val_windows", "vtlp", "real_weight"):
+        saved.pop(old_field)
+    saved["loss"].pop("jaw_param")
+    assert config_differences(saved, TrainConfig()) == {}
+    assert config_differences(saved, TrainConfig(vtlp=0.1)) == {"vtlp": (0.0, 0.1)}
+
+
+def test_shipped_configs_still_load():
+    from pathlib import Path
+    for path in sorted((Path(__file__).parents[1] / "configs").glob("*.json")):
+        load_config(str(path))
+
+
+def test_validation_loss_is_logged_and_best_pt_has_the_lowest(tiny_corpus, tmp_path):
+    from facestream.training.train import load_clips
+    out = tmp_path / "run"
+    val = load_clips(str(tiny_corpus), "val") or load_clips(str(tiny_corpus), "test")
+    assert val, "the tiny corpus has no held-out clips"
+    cfg = load_config(None, TINY + [f"corpus={tiny_corpus}", f"out={out}", "steps=4",
+                                    "val_every=1", "val_windows=3", "lr=0.01"])
+    train(cfg, progress=False, val_clips=val)
+    rows = list(csv.DictReader(open(out / "val.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    losses = [float(r["total"]) for r in rows]
+    assert all(np.isfinite(losses)) and len(set(losses)) > 1  # the model changes between passes
+    _, best = load_checkpoint(out / "best.pt")
+    assert best["step"] == 1 + int(np.argmin(losses))
+    assert best["extra"]["val_loss"] == pytest.approx(min(losses), abs=1e-5)
+    _, last = load_checkpoint(out / "last.pt")
+    assert last["extra"]["best_val"] == pytest.approx(min(losses), abs=1e-5)
+
+
+def test_delay_is_one_shift_for_training_and_evaluation():
+    from facestream.training.face import delay
+    x = np.arange(2 * 5, dtype=np.float32).reshape(2, 5)
+    assert delay(x, 2).tolist() == [[0, 0, 0, 1, 2], [5, 5, 5, 6, 7]]
+    assert delay(x, 2, 7)[0].tolist() == [0, 0, 0, 1, 2, 3, 4]  # evaluation: T + L steps
+    assert torch.equal(delay(torch.from_numpy(x), 2), torch.from_numpy(delay(x, 2)))
+    assert delay(x, 0) is x

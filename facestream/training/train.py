@@ -8,7 +8,10 @@ The config is a dataclass (a JSON file plus `--set key=value` overrides); it is 
 every checkpoint. Losses: vertices of the default head (lip vertices weighted up), the
 parameters, their velocity, and the lips-closed output. Augmentation (noise, reverb, EQ,
 telephone, clipping, ...) is applied to each window as it is drawn, never baked in.
-A run resumes from `OUT/last.pt` when it exists. Logs: OUT/log.csv and OUT/loss.png.
+A run resumes from `OUT/last.pt` when it exists, with the same config (RESUME_MAY_CHANGE lists
+what may differ). Every `val_every` steps the losses on fixed windows of the corpus's val split
+go to OUT/val.csv and the lowest is kept as OUT/best.pt (beside last.pt and the final
+model.pt). Logs: OUT/log.csv, OUT/val.csv and OUT/loss.png.
 """
 from __future__ import annotations
 
@@ -18,24 +21,31 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import vocab
-from .checkpoint import save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .network import StreamingFaceNet, ModelConfig, make_cond, vtlp_bins
+from .face import FaceSubset, delay, jaw_pose, sample_face
 from .phonemes import BILABIALS, INVENTORY, SILENCE
+
+MM_PER_M = 1000.0
+_EPS = 1e-5  # the lips-closed probability is clamped to [eps, 1 - eps] inside the BCE
 
 
 @dataclass(frozen=True)
 class LossWeights:
-    vertex: float = 1.0  # mean L2 (mm) over the lips and 150 sampled face vertices (neck at rest)
+    vertex: float = 1.0  # mean L2 (mm) over the lips and face_vertices face vertices (neck at rest)
     lip: float = 2.0  # extra weight of the lip vertices in the vertex loss
+    face_vertices: int = 150  # non-lip face vertices the vertex loss samples (with TrainConfig.seed)
     param: float = 1.0  # L1 on ARKit weights and jaw pose
+    jaw_param: float = 5.0  # the jaw pose's L1 (rad) against the ARKit weights' inside param
     velocity: float = 2.0  # L1 on frame-to-frame differences (mm/frame and weights/frame)
+    arkit_velocity: float = 10.0  # ARKit weights/frame against vertex mm/frame inside velocity
     closure: float = 2.0  # BCE of the lips-closed output (see TrainConfig.closure_label)
     closed_extra: float = 1.0  # extra BCE weight on the closed frames (recall of closures)
     neck: float = 0.3  # L1 on the neck pose (rad)
@@ -74,6 +84,8 @@ class TrainConfig:
     log_every: int = 25
     ckpt_every: int = 250
     time_limit_min: float = 0.0  # stop (and save) after this many minutes; 0: no limit
+    val_every: int = 250  # steps between losses on the corpus's val split (OUT/val.csv, best.pt); 0: none
+    val_windows: int = 64  # val windows, drawn once per run (fixed seed, no augmentation)
     ddp_backend: str = "gloo"  # torch.distributed backend under torchrun (gloo on CPU, nccl on GPU)
     device: str = "cpu"
 
@@ -81,6 +93,9 @@ class TrainConfig:
         self.model.validate()
         if self.steps < 1 or self.batch_size < 1 or self.window_s <= 0:
             raise ValueError("steps, batch_size and window_s must be positive")
+        if self.val_every < 0 or self.val_windows < 1:
+            raise ValueError(f"val_every must be >= 0 (0: no validation) and val_windows >= 1, "
+                             f"got {self.val_every}, {self.val_windows}")
         if not 0.0 <= self.vtlp < 0.5 or self.real_weight <= 0:
             raise ValueError(f"vtlp must be in [0, 0.5) and real_weight > 0, got {self.vtlp}, "
                              f"{self.real_weight}")
@@ -89,6 +104,35 @@ class TrainConfig:
         if self.window_s * vocab.INTERNAL_FPS <= self.warmup_frames + self.model.lookahead + 2:
             raise ValueError(f"window_s={self.window_s} is too short for warmup_frames="
                              f"{self.warmup_frames} and lookahead={self.model.lookahead}")
+
+
+# What may differ between the config a run was started with and the one that resumes it:
+# how long it runs (steps, time_limit_min: the cosine schedule follows the new steps), how
+# often it reports and saves, where it runs (threads, device, ddp_backend, out: a run
+# directory may move) and init_from (ignored on resume). Everything else is the experiment.
+RESUME_MAY_CHANGE = frozenset({"steps", "time_limit_min", "log_every", "ckpt_every", "val_every",
+                               "threads", "device", "ddp_backend", "out", "init_from"})
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def config_differences(saved: dict, cfg: TrainConfig) -> dict[str, tuple]:
+    """{dotted field: (saved, now)} where a checkpoint's train_config and `cfg` differ, leaving
+    out RESUME_MAY_CHANGE. A field the checkpoint lacks (it predates the field) counts as the
+    field's default, which is how the code that wrote it trained."""
+    old = {**_flat(asdict(TrainConfig())), **_flat(saved)}
+    now = _flat(asdict(cfg))
+    missing = object()
+    return {k: (old.get(k, missing), now.get(k, missing)) for k in sorted(set(old) | set(now))
+            if k.split(".")[0] not in RESUME_MAY_CHANGE and old.get(k, missing) != now.get(k, missing)}
 
 
 def _coerce(value: str, current):
@@ -208,47 +252,26 @@ class WindowSampler:
 
 
 class VertexLoss(torch.nn.Module):
-    """Vertex error on a subset of the default head (all lip vertices + sampled face).
-
-    With global, neck and eye poses at zero, linear blend skinning reduces exactly to the
-    jaw's rotation about its joint weighted by the jaw skin weight, which is what
-    `vertices` computes (the full `TorchHead` would do the same work for 5 joints)."""
+    """Vertex error on a subset of a head (all lip vertices + `n_face` sampled face vertices),
+    skinned by the engine's `TorchHead` with only the jaw posed (`face.FaceSubset`)."""
 
     def __init__(self, head, n_face: int = 150, seed: int = 0):
         super().__init__()
-        from ..engine.metrics import mouth_landmarks
-
-        lips = np.asarray(head.regions["lips"])
-        rng = np.random.default_rng(seed)
-        face = np.flatnonzero(head.vertex_material == 0) if head.vertex_material is not None \
-            else np.arange(head.num_vertices)
-        face = rng.choice(np.setdiff1d(face, lips), size=min(n_face, len(face)), replace=False)
-        idx = np.concatenate([lips, face])
-        jaw = vocab.POSE_JOINTS.index("jaw")
-        self.register_buffer("template", torch.as_tensor(head.template[idx]))
-        self.register_buffer("dirs", torch.as_tensor(head.expr_dirs[:, idx].reshape(head.num_expressions, -1)))
-        self.register_buffer("w_jaw", torch.as_tensor(head.skin_weights[idx, jaw]))
-        self.register_buffer("pivot", torch.as_tensor(head.joints[jaw]))
-        self.n_lips = len(lips)
-        marks = mouth_landmarks(head)
-        pos = {int(v): i for i, v in enumerate(lips)}
-        self.lip_upper = [pos[int(v)] for v in marks.upper_lip]
-        self.lip_lower = [pos[int(v)] for v in marks.lower_lip]
+        from ..engine.lbs_torch import TorchHead
+        self.subset = FaceSubset(head, sample_face(head, n_face, seed))
+        self.face = TorchHead(self.subset.head)
+        self.n_lips = len(head.regions["lips"])  # the first n_lips vertices are the lips
 
     def vertices(self, arkit: torch.Tensor, jaw: torch.Tensor) -> torch.Tensor:
         """arkit B x N x K, jaw B x N x 3 -> B x N x V' x 3 (neck, global, eyes at rest)."""
-        from ..engine.lbs_torch import rodrigues
         b, n, k = arkit.shape
-        v = self.template + (arkit.reshape(b * n, k) @ self.dirs).reshape(b * n, -1, 3)
-        rot = rodrigues(jaw.reshape(b * n, 3))  # BN x 3 x 3
-        rel = v - self.pivot
-        moved = torch.einsum("fij,fvj->fvi", rot, rel) - rel  # BN x V' x 3
-        return (v + self.w_jaw[None, :, None] * moved).reshape(b, n, -1, 3)
+        v = self.face(arkit.reshape(b * n, k), jaw_pose(jaw.reshape(b * n, 3)))  # BN x V' x 3
+        return v.reshape(b, n, -1, 3)
 
     def lip_gap(self, verts: torch.Tensor) -> torch.Tensor:
         """B x N x V' x 3 -> B x N lip opening (m), as engine.metrics.lip_gap measures it."""
-        up = verts[..., self.lip_upper, 1].amin(-1)
-        lo = verts[..., self.lip_lower, 1].amax(-1)
+        up = verts[..., self.subset.up_lip, 1].amin(-1)
+        lo = verts[..., self.subset.lo_lip, 1].amax(-1)
         return (up - lo).clamp(min=0)
 
 
@@ -259,24 +282,24 @@ def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cf
     vp = vl.vertices(pred["arkit"], pred["jaw"])
     with torch.no_grad():
         vt = vl.vertices(tgt["arkit"], tgt["jaw"])
-    err = (vp - vt).norm(dim=-1) * 1000.0  # mm, B x N x V'
+    err = (vp - vt).norm(dim=-1) * MM_PER_M  # B x N x V'
     lipw = torch.ones(err.shape[-1], device=err.device)
     lipw[: vl.n_lips] += w.lip
     vert = ((err * lipw).sum(-1) / lipw.sum() * mask).sum() / denom
-    param = (((pred["arkit"] - tgt["arkit"]).abs().mean(-1) + (pred["jaw"] - tgt["jaw"]).abs().mean(-1) * 5)
-             * mask).sum() / denom
+    param = (((pred["arkit"] - tgt["arkit"]).abs().mean(-1)
+              + (pred["jaw"] - tgt["jaw"]).abs().mean(-1) * w.jaw_param) * mask).sum() / denom
     vmask = mask[:, 1:] * mask[:, :-1]
     vden = vmask.sum().clamp(min=1)
-    dv = ((vp[:, 1:] - vp[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).norm(dim=-1).mean(-1) * 1000.0
+    dv = ((vp[:, 1:] - vp[:, :-1]) - (vt[:, 1:] - vt[:, :-1])).norm(dim=-1).mean(-1) * MM_PER_M
     da = ((pred["arkit"][:, 1:] - pred["arkit"][:, :-1]) - (tgt["arkit"][:, 1:] - tgt["arkit"][:, :-1])).abs().mean(-1)
-    vel = ((dv + da * 10) * vmask).sum() / vden
+    vel = ((dv + da * w.arkit_velocity) * vmask).sum() / vden
     if cfg.closure_label == "phones" and "bilabial" in tgt:
         closed = (tgt["bilabial"] > 0).float()
         cmask = mask * (tgt["bilabial"] >= 0).float()
     else:
-        closed = (vl.lip_gap(vt) < cfg.closed_mm / 1000.0).float()
+        closed = (vl.lip_gap(vt) < cfg.closed_mm / MM_PER_M).float()
         cmask = mask
-    bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(1e-5, 1 - 1e-5), closed,
+    bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(_EPS, 1 - _EPS), closed,
                                                    reduction="none")
     clos = (bce * (1 + w.closed_extra * closed) * cmask).sum() / cmask.sum().clamp(min=1)
     neck = ((pred["neck"] - tgt["neck"]).abs().mean(-1) * mask).sum() / denom
@@ -289,15 +312,9 @@ def shift_for_lookahead(batch: dict, lookahead: int) -> tuple[dict, torch.Tensor
     """Output step t describes frame t - L: align targets and conditioning accordingly.
 
     -> (targets B x N x ..., cond B x N x (E+1), mask B x N) all indexed by output step."""
-    def delay(x):
-        if lookahead == 0:
-            return x
-        pad = x[:, :1].expand(-1, lookahead, *x.shape[2:])
-        return torch.cat([pad, x[:, :-lookahead]], dim=1)
-
-    tgt = {k: delay(batch[k]) for k in ("arkit", "jaw", "neck", "bilabial") if k in batch}
-    cond = make_cond(delay(batch["emotion"]), delay(batch["intensity"]))
-    mask = delay(batch["mask"]).clone()
+    tgt = {k: delay(batch[k], lookahead) for k in ("arkit", "jaw", "neck", "bilabial") if k in batch}
+    cond = make_cond(delay(batch["emotion"], lookahead), delay(batch["intensity"], lookahead))
+    mask = delay(batch["mask"], lookahead).clone()
     mask[:, :lookahead] = 0
     return tgt, cond, mask
 
@@ -337,8 +354,41 @@ def _ddp_info() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = True) -> Path:
-    """Train (resuming from OUT/last.pt if present); returns the final checkpoint path."""
+def validation_set(clips: list[dict], cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """cfg.val_windows windows of the val clips, drawn once with a fixed seed and no
+    augmentation, so every validation pass of a run (and of its resumptions) sees the same."""
+    return WindowSampler(clips, cfg, None, np.random.default_rng(cfg.seed + 7919)).batch(cfg.val_windows)
+
+
+@torch.no_grad()
+def validate(net: StreamingFaceNet, val: dict, vl: "VertexLoss", cfg: TrainConfig,
+             device) -> dict[str, float]:
+    """The training losses (no augmentation, no VTLP, eval mode) over a `validation_set`,
+    averaged over windows, in batches of cfg.batch_size."""
+    was_training = net.training
+    net.eval()
+    total: dict[str, float] = {}
+    n = len(val["audio"])
+    for i in range(0, n, cfg.batch_size):
+        batch = {k: v[i:i + cfg.batch_size].to(device) for k, v in val.items()}
+        b = len(batch["audio"])
+        tgt, cond, mask = shift_for_lookahead(batch, cfg.model.lookahead)
+        raw, *_ = net(batch["audio"], cond, *net.init_state(b))
+        _, parts = compute_losses(net.decode(raw), tgt, mask, vl, cfg)
+        for k, v in parts.items():
+            total[k] = total.get(k, 0.0) + v * b / n
+    net.train(was_training)
+    return total
+
+
+def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = True,
+          val_clips: list[dict] | None = None) -> Path:
+    """Train (resuming from OUT/last.pt if present); returns the final checkpoint path.
+
+    clips / val_clips: in-memory clips (`load_clips`) instead of the corpus's train / val
+    splits. Every cfg.val_every steps the losses on the val windows go to OUT/val.csv, and
+    the lowest total is kept as OUT/best.pt. Resuming with a config that differs from the
+    checkpoint's in more than RESUME_MAY_CHANGE is refused."""
     from ..engine.head import load_head
 
     rank, world = _ddp_info()
@@ -359,23 +409,36 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
     head = load_head()
     device = torch.device(cfg.device)
     net = StreamingFaceNet(cfg.model).to(device)
-    vl = VertexLoss(head, seed=cfg.seed).to(device)
+    vl = VertexLoss(head, n_face=cfg.loss.face_vertices, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
+    step, best_val = 0, math.inf
     last = out / "last.pt"
     if last.exists():
-        blob = torch.load(last, map_location=device, weights_only=False)
+        _, blob = load_checkpoint(last, map_location=device)
+        diff = config_differences(blob.get("train_config") or {}, cfg)
+        if diff:
+            listed = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise ValueError(f"{last} was trained with another config ({listed}): resume with "
+                             f"its config (only {', '.join(sorted(RESUME_MAY_CHANGE))} may "
+                             "change) or train into another out=")
         net.load_state_dict(blob["model"])
         if blob.get("optimizer"):
             opt.load_state_dict(blob["optimizer"])
         step = int(blob["step"])
+        best_val = float(blob.get("extra", {}).get("best_val", math.inf))
         if rank == 0 and progress:
             print(f"resuming from {last} at step {step}")
     elif cfg.init_from:
-        blob = torch.load(cfg.init_from, map_location=device, weights_only=False)
+        _, blob = load_checkpoint(cfg.init_from, map_location=device)
         net.load_state_dict(blob["model"])
         if rank == 0 and progress:
             print(f"initialised from {cfg.init_from}")
+    val = None
+    if rank == 0 and cfg.val_every:
+        val_clips = load_clips(cfg.corpus, "val") if val_clips is None else val_clips
+        val = validation_set(val_clips, cfg) if val_clips else None
+        if val is None and progress:
+            print(f"no val split in {cfg.corpus}: no validation loss, no best.pt")
     model = net
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(net)
@@ -388,6 +451,9 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
 
     log_path = out / "log.csv"
     new_log = not log_path.exists() or step == 0
+    if rank == 0 and step == 0:  # a fresh run: no validation rows or best.pt from an older one
+        for stale in (out / "val.csv", out / "best.pt"):
+            stale.unlink(missing_ok=True)
     logf = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
     writer = None
     t0 = time.perf_counter()
@@ -425,8 +491,19 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
                 print(f"step {step}/{cfg.steps}  loss {row['total']:.3f}  vertex {row['vertex_mm']:.2f} mm"
                       f"  closure {row['closure_bce']:.3f}  {row['elapsed_s']:.0f}s", flush=True)
         over_time = cfg.time_limit_min and (time.perf_counter() - t0) > cfg.time_limit_min * 60
+        if val is not None and (step % cfg.val_every == 0 or step == cfg.steps or over_time):
+            vparts = validate(net, val, vl, cfg, device)
+            _append_csv(out / "val.csv", {"step": step, **{k: round(v, 5) for k, v in vparts.items()}})
+            if progress:
+                print(f"step {step}  val loss {vparts['total']:.3f}  vertex "
+                      f"{vparts['vertex_mm']:.2f} mm", flush=True)
+            if vparts["total"] < best_val:
+                best_val = vparts["total"]
+                save_checkpoint(out / "best.pt", net, head=head.name, step=step, train_config=cfg,
+                                extra={"val_loss": best_val})
         if rank == 0 and (step % cfg.ckpt_every == 0 or step == cfg.steps or over_time):
-            save_checkpoint(last, net, head=head.name, step=step, train_config=cfg, optimizer=opt)
+            save_checkpoint(last, net, head=head.name, step=step, train_config=cfg, optimizer=opt,
+                            extra={"best_val": best_val})
         if over_time:
             break
     if rank == 0:
@@ -439,6 +516,15 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
         dist.barrier()
         dist.destroy_process_group()
     return out / "model.pt"
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
 
 
 def plot_log(log_csv: Path, png: Path) -> None:
@@ -454,9 +540,14 @@ def plot_log(log_csv: Path, png: Path) -> None:
         return
     steps = [int(r["step"]) for r in rows]
     keys = [k for k in rows[0] if k not in ("step", "lr", "elapsed_s")]
+    val_csv = log_csv.with_name("val.csv")
+    val = list(csv.DictReader(open(val_csv))) if val_csv.exists() else []
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
     for ax, k in zip(np.atleast_1d(axes), keys):
-        ax.plot(steps, [float(r[k]) for r in rows])
+        ax.plot(steps, [float(r[k]) for r in rows], label="train")
+        if val and k in val[0]:
+            ax.plot([int(r["step"]) for r in val], [float(r[k]) for r in val], label="val")
+            ax.legend()
         ax.set_title(k)
         ax.set_xlabel("step")
     fig.tight_layout()
