@@ -2,8 +2,8 @@
 // as processorOptions.rate), posted to the main thread in blocks of processorOptions.block
 // samples. A streaming windowed-sinc low-pass resampler (Blackman window, 16 zero crossings
 // a side at the output rate): each output waits for 1 ms of input after it (latency, no
-// shift; equal to soxr to 1e-5: tests/test_web_model.py), and nothing else
-// runs here (no allocation beyond the posted block).
+// shift; equal to soxr to 1e-5: tests/test_web_model.py). Nothing else runs here: no
+// inference, no I/O, one small working buffer per 128-sample render quantum.
 class Capture16k extends AudioWorkletProcessor {
   constructor(options) {
     super();
