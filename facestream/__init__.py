@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _LAZY = {"Engine": ".engine.stream", "Stream": ".engine.stream", "Frame": ".engine.stream",
          "MicSource": ".engine.sources", "FileSource": ".engine.sources",
          "PushSource": ".engine.sources", "AudioSourceError": ".engine.sources",
-         "read_audio": ".engine.animate"}
+         "read_audio": ".formats"}
 
 __all__ = ["__version__", "vocab", "BehaviourOptions", "Head", "HeadFileError",
            "emotion_expression", "emotion_vector", "load_head", *_LAZY]

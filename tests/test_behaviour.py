@@ -153,7 +153,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def clip():
-    from facestream.engine.animate import read_audio
+    from facestream.formats import read_audio
     from facestream.viewer.video import example_clip_path
     x, sr = read_audio(example_clip_path())
     return np.concatenate([np.zeros(sr, np.float32), x, np.zeros(2 * sr, np.float32)]), sr

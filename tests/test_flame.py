@@ -484,7 +484,8 @@ def foreign_flame_pkl(tmp_path_factory):
 
 
 def test_flame_head_animates_whole_face_without_a_map(foreign_flame_pkl, tmp_path, monkeypatch):
-    from facestream.engine.animate import animate_array, read_audio, write_frames
+    from facestream.engine.animate import animate_array, write_frames
+    from facestream.formats import read_audio
     from facestream.engine.stream import Engine
     from facestream.server import protocol
     monkeypatch.setenv("FACESTREAM_CACHE_DIR", str(tmp_path / "cache"))

@@ -15,7 +15,7 @@ pytest.importorskip("websockets", reason="the server needs the `server` extra (w
 sf = pytest.importorskip("soundfile", reason="writing the clip needs soundfile (`mic` extra)")
 
 from facestream import vocab  # noqa: E402
-from facestream.engine.animate import read_audio  # noqa: E402
+from facestream.formats import read_audio  # noqa: E402
 from facestream.engine.stream import Engine  # noqa: E402
 from facestream.server.app import ServerOptions, ServerThread  # noqa: E402
 from facestream.viewer.video import example_clip_path  # noqa: E402

@@ -120,7 +120,7 @@ def test_the_neck_fades_into_the_background(renderer, head):
 def test_emotion_panels_differ_in_the_upper_face(renderer):
     """The emo-cls panels at intensity 0.8, through the model: every pair of emotions differs
     clearly above the nose (brows, lids), so they can be told apart without the mouth."""
-    from facestream.engine.animate import read_audio
+    from facestream.formats import read_audio
     from facestream.engine.stream import Engine
     from facestream.viewer import face, video
     engine = Engine()

@@ -17,7 +17,7 @@ DEVICE_ID = "0123abcd-4567-89ef-0123-456789abcdef"
 
 def test_pylivelinkface_decodes_every_value():
     assert len(DEVICE_ID) == 36
-    from facestream.engine.animate import read_audio
+    from facestream.formats import read_audio
     from facestream.viewer.video import example_clip_path
     engine = Engine()
     x, sr = read_audio(example_clip_path())

@@ -58,7 +58,9 @@ def test_mouth_region_differs_between_a_silent_and_a_vowel_frame(renderer):
     """Through the engine: silence vs the most open vowel of the bundled clip's first 1.5 s."""
     import dataclasses
 
-    from facestream.engine.animate import animate_array, read_audio
+    from facestream.engine.animate import animate_array
+
+    from facestream.formats import read_audio
     from facestream.engine.stream import Engine
     from facestream.viewer import face
     from facestream.viewer.video import example_clip_path

@@ -5,6 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from facestream import formats
 from facestream import vocab
 from facestream.viewer import video
 
@@ -17,7 +18,7 @@ def clip(tmp_path_factory):
     import soundfile as sf
     x, sr = sf.read(str(video.example_clip_path()), dtype="float32")
     path = tmp_path_factory.mktemp("clip") / "clip.wav"
-    video.write_wav(path, x[: int(1.5 * sr)], sr)
+    formats.write_wav(path, x[: int(1.5 * sr)], sr)
     return path
 
 

@@ -88,7 +88,7 @@ def engine():
 @pytest.fixture(scope="module")
 def take(engine):
     """Frames of ~3 s of the example clip with frequent blinks."""
-    from facestream.engine.animate import read_audio
+    from facestream.formats import read_audio
     from facestream.viewer.video import example_clip_path
     x, sr = read_audio(example_clip_path())
     x = np.concatenate([np.zeros(sr // 2, np.float32), x[:int(2.5 * sr)]])

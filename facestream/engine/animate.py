@@ -7,54 +7,17 @@ columns and head/eye rotations), so Unreal's importers read it.
 """
 from __future__ import annotations
 
-import csv
-import json
 import signal
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from .. import vocab
+from .. import formats, vocab
+from ..formats import read_audio  # noqa: F401  (the one definition; importable from here too)
 from .behaviour import BLINK_RATE_REST, BehaviourOptions, parse_gaze
 from .sources import AudioSourceError
 from .stream import Engine, Frame
-
-# Live Link Face's CSV column order (its own, not ARKit's alphabetical one).
-LIVE_LINK_FACE_COLUMNS = (
-    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft",
-    "EyeSquintLeft", "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight",
-    "EyeLookOutRight", "EyeLookUpRight", "EyeSquintRight", "EyeWideRight", "JawForward",
-    "JawRight", "JawLeft", "JawOpen", "MouthClose", "MouthFunnel", "MouthPucker", "MouthRight",
-    "MouthLeft", "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft", "MouthFrownRight",
-    "MouthDimpleLeft", "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight",
-    "MouthRollLower", "MouthRollUpper", "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft",
-    "MouthPressRight", "MouthLowerDownLeft", "MouthLowerDownRight", "MouthUpperUpLeft",
-    "MouthUpperUpRight", "BrowDownLeft", "BrowDownRight", "BrowInnerUp", "BrowOuterUpLeft",
-    "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft", "CheekSquintRight", "NoseSneerLeft",
-    "NoseSneerRight", "TongueOut",
-)
-_LLF_INDEX = [vocab.ARKIT_INDEX[c[0].lower() + c[1:]] for c in LIVE_LINK_FACE_COLUMNS]
-
-
-def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
-    """-> (samples S or S x C float32, sample rate). Clear errors for what cannot be used."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"audio file not found: {path}")
-    try:
-        import soundfile as sf
-        data, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    except Exception as e:
-        raise ValueError(f"cannot read {path} as audio ({e}): give a WAV/FLAC/OGG file") from e
-    if data.size == 0:
-        raise ValueError(f"{path} contains no audio samples")
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path} contains NaN or infinite samples")
-    if np.abs(data).max() < 1e-5:
-        raise ValueError(f"{path} is silent (peak below -100 dBFS): nothing to animate")
-    return data, int(sr)
-
 
 def animate_array(engine: Engine, samples: np.ndarray, sample_rate: int, *, fps: int = 30,
                   chunk_ms: float = 20.0, emotion="neutral", intensity=0.0, smoothing=False,
@@ -103,60 +66,19 @@ OUTPUT_TYPES = (".npz", ".json", ".csv", ".glb", ".gltf")
 
 def write_frames(frames: list[Frame], out: str | Path, fps: int, head_name: str,
                  engine: Engine | None = None, audio: tuple[np.ndarray, int] | None = None) -> Path:
-    """Write frames by `out`'s type. A glTF take needs the `engine` (its head); `audio`
-    (samples, rate) is written beside a take as `<stem>.wav`."""
+    """Write frames by `out`'s type: .npz/.json/.csv (`formats.write_frame_file`) or a glTF
+    take (.glb/.gltf), which needs the `engine` (its head); `audio` (samples, rate) is written
+    beside a take as `<stem>.wav`."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix in (".glb", ".gltf"):
         from ..exporters.gltf import write_take
         if engine is None:
             raise ValueError("a glTF take is the head animated: pass the engine (engine=)")
+        out.parent.mkdir(parents=True, exist_ok=True)
         return write_take(out, engine, frames, fps, audio=audio)["take"]
-    arkit = np.stack([f.arkit for f in frames])
-    if out.suffix == ".npz":
-        arrays = dict(arkit=arkit, arkit_names=np.array(vocab.ARKIT_NAMES),
-                      expression=np.stack([f.expression for f in frames]),
-                      jaw_pose=np.stack([f.jaw_pose for f in frames]),
-                      neck_pose=np.stack([f.neck_pose for f in frames]),
-                      eye_pose=np.stack([f.eye_pose for f in frames]),
-                      emotion=np.stack([f.emotion for f in frames]),
-                      intensity=np.array([f.intensity for f in frames], np.float32),
-                      timestamps=np.array([f.timestamp for f in frames]), fps=np.array(fps),
-                      head=np.array(head_name))
-        if frames[0].vertices is not None:
-            arrays["vertices"] = np.stack([f.vertices for f in frames])
-        np.savez_compressed(out, **arrays)
-    elif out.suffix == ".json":
-        out.write_text(json.dumps({
-            "fps": fps, "head": head_name, "arkit_names": list(vocab.ARKIT_NAMES),
-            "frames": [{"seq": f.seq, "t": round(f.timestamp, 5),
-                        "arkit": np.round(f.arkit, 5).tolist(),
-                        "jaw_pose": np.round(f.jaw_pose, 5).tolist(),
-                        "neck_pose": np.round(f.neck_pose, 5).tolist(),
-                        "eye_pose": np.round(f.eye_pose, 5).tolist(),
-                        # a head without the ARKit basis: its own (e.g. FLAME) coefficients
-                        **({} if f.expression is f.arkit else
-                           {"expression": np.round(f.expression, 5).tolist()})}
-                       for f in frames]}))
-    elif out.suffix == ".csv":
-        with open(out, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["Timecode", "BlendShapeCount", *LIVE_LINK_FACE_COLUMNS, "HeadYaw",
-                        "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
-                        "RightEyeYaw", "RightEyePitch", "RightEyeRoll"])
-            for f in frames:
-                t = f.timestamp
-                tc = (f"{int(t // 3600):02d}:{int(t // 60) % 60:02d}:{int(t) % 60:02d}:"
-                      f"{int(round((t % 1) * fps)) % fps:02d}.{int(round(t * 1000)) % 1000:03d}")
-                head = [float(f.neck_pose[1]), float(f.neck_pose[0]), float(f.neck_pose[2])]
-                eyes = [float(f.eye_pose[1]), float(f.eye_pose[0]), 0.0,
-                        float(f.eye_pose[4]), float(f.eye_pose[3]), 0.0]
-                w.writerow([tc, len(LIVE_LINK_FACE_COLUMNS),
-                            *[f"{f.arkit[i]:.5f}" for i in _LLF_INDEX],
-                            *[f"{x:.5f}" for x in head + eyes]])
-    else:
+    if out.suffix not in OUTPUT_TYPES:
         raise ValueError(f"unknown output type {out.suffix!r}: use {', '.join(OUTPUT_TYPES)}")
-    return out
+    return formats.write_frame_file(out, frames, fps, head_name)
 
 
 def parse_emotion(text: str):
@@ -256,7 +178,7 @@ def _cmd(args) -> int:
         return _record(engine, args, dict(fps=args.fps, emotion=parse_emotion(args.emotion),
                                           intensity=intensity, smoothing=args.smooth,
                                           vertices=args.vertices, behaviour=behaviour))
-    samples, sr = read_audio(args.input)
+    samples, sr = formats.read_audio(args.input)
     t0 = time.perf_counter()
     frames = animate_array(engine, samples, sr, fps=args.fps, chunk_ms=args.chunk_ms,
                            emotion=parse_emotion(args.emotion), intensity=intensity,

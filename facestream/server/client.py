@@ -143,7 +143,8 @@ def add_parser(sub) -> None:
 
 
 def _cmd(args) -> int:
-    from ..engine.animate import parse_emotion, read_audio
+    from ..engine.animate import parse_emotion
+    from ..formats import read_audio
     send = read_audio(args.send) if args.send else None
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     intensity = None if args.intensity is None else (

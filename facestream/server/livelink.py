@@ -24,29 +24,12 @@ import struct
 
 import numpy as np
 
-from .. import vocab
+from ..formats import LIVE_LINK_INDEX, LIVE_LINK_ORDER, LIVE_LINK_ROTATIONS, live_link_rotations
 
 PACKET_VERSION = 6
-# Unreal's EARFaceBlendShape order (AppleARKitFaceSupport), the first 52 of its 61 values.
-UNREAL_ARKIT_ORDER = (
-    "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
-    "eyeSquintLeft", "eyeWideLeft", "eyeBlinkRight", "eyeLookDownRight", "eyeLookInRight",
-    "eyeLookOutRight", "eyeLookUpRight", "eyeSquintRight", "eyeWideRight", "jawForward",
-    "jawLeft", "jawRight", "jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLeft",
-    "mouthRight", "mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
-    "mouthDimpleLeft", "mouthDimpleRight", "mouthStretchLeft", "mouthStretchRight",
-    "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper", "mouthPressLeft",
-    "mouthPressRight", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft",
-    "browOuterUpRight", "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "noseSneerLeft",
-    "noseSneerRight", "tongueOut",
-)
-ROTATION_NAMES = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch",
-                  "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll")
+# The packet's layouts (Unreal's EARFaceBlendShape order, then the rotations): facestream.formats
+UNREAL_ARKIT_ORDER, UNREAL_INDEX, ROTATION_NAMES = LIVE_LINK_ORDER, LIVE_LINK_INDEX, LIVE_LINK_ROTATIONS
 NUM_VALUES = len(UNREAL_ARKIT_ORDER) + len(ROTATION_NAMES)  # 61
-UNREAL_INDEX = np.array([vocab.ARKIT_INDEX[n] for n in UNREAL_ARKIT_ORDER])
-if sorted(UNREAL_INDEX.tolist()) != list(range(vocab.NUM_ARKIT)):
-    raise AssertionError("UNREAL_ARKIT_ORDER must be a permutation of vocab.ARKIT_NAMES")
 
 
 def _string(s: str) -> bytes:
@@ -58,10 +41,8 @@ def packet(*, device_id: str, subject: str, frame_number: int, fps: int, arkit: 
            neck_pose: np.ndarray, eye_pose: np.ndarray, sub_frame: float = 0.0) -> bytes:
     """One Live Link Face packet. arkit: K=52 in facestream (ARKit alphabetical) order;
     neck_pose 3 and eye_pose 6 (left, right) axis-angle radians (x pitch, y yaw, z roll)."""
-    rot = [neck_pose[1], neck_pose[0], neck_pose[2], eye_pose[1], eye_pose[0], eye_pose[2],
-           eye_pose[4], eye_pose[3], eye_pose[5]]
     values = np.concatenate([np.asarray(arkit, np.float32)[UNREAL_INDEX],
-                             np.asarray(rot, np.float32)])
+                             live_link_rotations(neck_pose, eye_pose)])
     return b"".join((struct.pack(">B", PACKET_VERSION), _string(device_id), _string(subject),
                      struct.pack(">ifii", frame_number, sub_frame, fps, 1),
                      struct.pack(">B", NUM_VALUES), values.astype(">f4").tobytes()))

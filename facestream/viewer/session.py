@@ -102,7 +102,7 @@ class Recording:
     def save(self, directory: Path, head_name: str) -> dict[str, Path] | None:
         """Write <stem>.wav and <stem>.npz with the video's frames and exactly its audio."""
         from ..engine.animate import write_frames
-        from .video import write_wav
+        from ..formats import write_wav
         audio = np.concatenate(self.audio)[self.skip:] if self.audio else np.zeros(0, np.float32)
         n = min(len(self.frames), int(len(audio) / self.sr * self.fps))
         if n == 0:

@@ -23,15 +23,14 @@ import os
 import sys
 import tempfile
 import time
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import vocab
-from ..engine.animate import (add_behaviour_arguments, animate_array, behaviour_options,
-                              parse_emotion, read_audio)
+from ..formats import read_audio, read_frame_file, write_wav
+from ..engine.animate import add_behaviour_arguments, animate_array, behaviour_options, parse_emotion
 from ..engine.avatar import add_avatar_argument, head_from_args
 from ..engine.behaviour import BehaviourOptions
 from ..engine.stream import Engine
@@ -152,24 +151,6 @@ def panel_tracks(engine: Engine, samples: np.ndarray, sr: int, panels: list[Pane
     return [{k: v[:n] for k, v in t.items()} for t in tracks]
 
 
-def tracks_from_npz(path: str | Path) -> tuple[dict[str, np.ndarray], int]:
-    """Frames saved by `facestream animate -o X.npz` or a live recording -> (track, fps)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"frames file not found: {path}")
-    try:
-        data = np.load(path)
-        track = {k: np.asarray(data[k], np.float32) for k in
-                 ("arkit", "jaw_pose", "neck_pose", "eye_pose")}
-        fps = int(data["fps"])
-    except Exception as e:  # a missing array, a zip that is not an npz, a pickle: all the same
-        raise ValueError(f"{path} is not a frames .npz from `facestream animate` or a live "
-                         f"recording ({e})") from e
-    if fps not in vocab.OUTPUT_FPS or track["arkit"].ndim != 2 or track["arkit"].shape[1] != 52:
-        raise ValueError(f"{path}: expected T x 52 arkit at {vocab.OUTPUT_FPS} fps")
-    return track, fps
-
-
 # ---- pictures ---------------------------------------------------------------------------------
 class Canvas:
     """The composite frame: panels in a grid (the last row centred), a caption under each when
@@ -238,30 +219,6 @@ class Progress:
         sys.stderr.flush()
 
 
-def write_wav(path: str | Path, samples: np.ndarray, sr: int) -> None:
-    """S or S x C float samples -> 16-bit PCM WAV (the standard library writes it)."""
-    x = np.asarray(samples, np.float32)
-    x = x[:, None] if x.ndim == 1 else x
-    pcm = (np.clip(x, -1.0, 1.0) * 32767).round().astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(pcm.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(int(sr))
-        w.writeframes(pcm.tobytes())
-
-
-def _read_recorded(path: str | Path) -> tuple[np.ndarray, int]:
-    """The audio of a recording: like read_audio, but silence (a muted take) is fine."""
-    try:
-        return read_audio(path)
-    except ValueError as e:
-        if "silent" not in str(e):
-            raise
-    import soundfile as sf
-    x, sr = sf.read(str(path), dtype="float32", always_2d=False)
-    return x, int(sr)
-
-
 def _check_output(out: str | Path) -> Path:
     out = Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
@@ -290,12 +247,12 @@ def render_video(audio: str | Path, out: str | Path, *, layout: str = "single", 
     if frames is None and fps not in vocab.OUTPUT_FPS:
         raise ValueError(f"fps must be one of {vocab.OUTPUT_FPS}, got {fps}")
     panels = layout_panels(layout, emotion, intensity)
-    x, sr = read_audio(audio) if frames is None else _read_recorded(audio)
+    x, sr = read_audio(audio, allow_silent=frames is not None)  # a muted recording is fine
     engine = engine if engine is not None else Engine(head=head)
     if frames is not None:
         if layout != "single":
             raise ValueError("--frames shows one recorded track: use --layout single")
-        track, fps = tracks_from_npz(frames)
+        track, fps = read_frame_file(frames)
         panels = [Panel(Path(frames).stem, "neutral", 0.0)]
         tracks = [track]
     else:
