@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from ..formats import float_to_pcm16
 from .signals import first_response, vowel
 from .stats import skipped
 
@@ -38,7 +39,7 @@ def measure(engine, mic, onsets: int, sample_rate: int | None, block_ms: float |
     from ..engine.animate import animate_source
     from ..engine.sources import MIC_BLOCK_MS, MicSource
     block_ms = MIC_BLOCK_MS if block_ms is None else block_ms
-    burst = np.round(vowel(BURST_S) * 32767).astype(np.int16)
+    burst = float_to_pcm16(vowel(BURST_S))
     stop, ids = threading.Event(), []
 
     def player():

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from ..formats import float_to_pcm16
 from . import protocol as P
 
 
@@ -27,7 +28,7 @@ def _voice(seconds: float, sr: int = 16000) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
     env = np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
     x = env * (0.4 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 700 * t))
-    return (x * 32767).astype("<i2")
+    return float_to_pcm16(x).astype("<i2")
 
 
 def _cpu() -> float:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .. import vocab
+from ..formats import float_to_pcm16, pcm16_to_float
 from .checkpoint import load_checkpoint, save_checkpoint
 from .network import StreamingFaceNet, ModelConfig, make_cond, vtlp_bins
 from .face import FaceSubset, delay, jaw_pose, sample_face
@@ -236,7 +237,7 @@ class WindowSampler:
                 valid[: self.cfg.warmup_frames] = 0.0
             a = np.zeros(n * hop, np.float32)
             seg = c["audio"][start * hop:(start + n) * hop]
-            seg = seg.astype(np.float32) / 32768.0 if seg.dtype == np.int16 else seg
+            seg = pcm16_to_float(seg) if seg.dtype == np.int16 else seg
             a[: len(seg)] = seg
             if self.aug is not None:
                 a = self.aug(a, self.rng)
@@ -328,7 +329,7 @@ def load_clips(corpus_root: str, split: str = "train", limit_hours: float = 0.0)
     corpus = Corpus(corpus_root).select(split=split)
     clips, total = [], 0.0
     for utt, tg in corpus:
-        a = np.clip(np.round(utt.audio * 32767.0), -32768, 32767).astype(np.int16)
+        a = float_to_pcm16(utt.audio)
         clips.append({"audio": a, "arkit": tg.arkit.astype(np.float32), "jaw": tg.jaw.astype(np.float32),
                       "neck": tg.neck.astype(np.float32), "emotion": tg.emotion.astype(np.float32),
                       "intensity": tg.intensity.astype(np.float32), "phone_ids": tg.phone_ids,
@@ -404,7 +405,7 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
     if clips is None:
         clips = load_clips(cfg.corpus, "train")
     rng = np.random.default_rng(cfg.seed * 1000 + rank)
-    babble = [c["audio"].astype(np.float32) / 32768.0 for c in clips[:: max(1, len(clips) // 200)]]
+    babble = [pcm16_to_float(c["audio"]) for c in clips[:: max(1, len(clips) // 200)]]
     sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble) if cfg.augment else None, rng)
     head = load_head()
     device = torch.device(cfg.device)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import vocab
+from ...formats import float_to_pcm16
 from ..phone_maps import arpabet
 from .types import PhoneSeg, Utterance
 
@@ -158,7 +159,7 @@ class SphinxAligner:
         if not words:
             raise ValueError(f"transcript {text!r} holds no words to align")
         if audio.dtype != np.int16:
-            audio = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+            audio = float_to_pcm16(audio)
         raw = audio.tobytes()
         d = self._decoder
         d.set_align_text(" ".join(words))

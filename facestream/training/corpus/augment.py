@@ -173,7 +173,7 @@ class Augmenter:
         x = np.asarray(audio)
         if x.ndim != 1 or x.dtype.kind != "f":
             raise ValueError(f"augment expects mono float audio (S,) at {vocab.SAMPLE_RATE} Hz, "
-                             f"got {x.dtype} of shape {x.shape}: convert int16 with x / 32768, "
+                             f"got {x.dtype} of shape {x.shape}: convert int16 with formats.pcm16_to_float, "
                              "average the channels")
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         c = self.config

@@ -21,7 +21,7 @@ would save little (16-bit speech compresses ~10-20%) and would force decompressi
 array per access. Arrays of a shard (N utterances, S = their samples, T = their frames at
 vocab.INTERNAL_FPS, P = their phone segments, all concatenated in utterance order):
 
-    audio          S int16       PCM, x * 32767 rounded (16-bit like the engines' output)
+    audio          S int16       PCM (formats.float_to_pcm16; 16-bit like the engines' output)
     audio_offsets  N+1 int64     utterance n is audio[audio_offsets[n]:audio_offsets[n+1]]
     frame_offsets  N+1 int64     ... and frames frame_offsets[n]:frame_offsets[n+1]
     arkit          T x 52 float16
@@ -59,6 +59,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ... import vocab
+from ...formats import float_to_pcm16, pcm16_to_float
 from ..phonemes import INVENTORY, PHONE_INDEX, phone
 from .types import PhoneSeg, Targets, Utterance
 
@@ -428,7 +429,7 @@ def _pack(items: list[tuple[Utterance, Targets, str]], job_id: str) -> dict[str,
         return np.concatenate([np.asarray(getattr(t, key)) for _, t, _ in items]).astype(dtype)
 
     audio = np.concatenate([u.audio for u, _, _ in items])
-    pcm = np.clip(np.round(audio * 32767.0), -32767, 32767).astype(np.int16)
+    pcm = float_to_pcm16(audio)
     segs = [s for u, _, _ in items for s in u.phones]
     meta = {"format": SHARD_FORMAT, "version": VERSION, "job": job_id, "utterances": [
         {"uid": u.uid, "source": u.source, "voice": u.voice, "language": u.language,
@@ -504,7 +505,7 @@ class CorpusStats:
 class Corpus:
     """Reads a corpus root: metadata filters, random access and statistics.
 
-    corpus[i] -> (Utterance, Targets), float32 arrays (audio within 1/32767 of what was
+    corpus[i] -> (Utterance, Targets), float32 arrays (audio within 1/32768 of what was
     stored, targets within float16). Only jobs recorded in the manifest are read: shards of
     an unfinished job and temp files are ignored. Not thread-safe (its shard cache); pickle
     it into each DataLoader worker process instead: open memory maps are not carried along.
@@ -601,7 +602,7 @@ class Corpus:
         rec = self._all[g]
         phones = [PhoneSeg(float(st), float(en), INVENTORY[int(p)].symbol)
                   for (st, en), p in zip(a["seg_times"][p0:p1], a["seg_phone"][p0:p1])]
-        utt = Utterance(uid=rec["uid"], audio=a["audio"][s0:s1].astype(np.float32) / 32767.0,
+        utt = Utterance(uid=rec["uid"], audio=pcm16_to_float(a["audio"][s0:s1]),
                         phones=phones, source=rec["source"], voice=rec["voice"],
                         language=rec["language"], text=rec["text"], meta=dict(rec["meta"]))
         tg = Targets(**{k: a[k][f0:f1].astype(np.float32) for k in
