@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.print_help()
         return 2
     from .engine.head import HeadFileError
+    from .training.backend import register as register_torch_backend
+    register_torch_backend()  # the CLI is where runtime and training meet: checkpoints run too
     try:
         return args.func(args)
     except (HeadFileError, FileNotFoundError, ValueError, RuntimeError, ImportError) as e:

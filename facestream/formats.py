@@ -191,3 +191,26 @@ def read_frame_file(path: str | Path) -> tuple[dict[str, np.ndarray], int]:
     if fps not in vocab.OUTPUT_FPS or track["arkit"].ndim != 2 or track["arkit"].shape[1] != 52:
         raise ValueError(f"{path}: expected T x 52 arkit at {vocab.OUTPUT_FPS} fps")
     return track, fps
+
+
+# ---- ARKit -> head expression maps ------------------------------------------------------------
+def load_expression_map(path: str | Path, k_head: int) -> np.ndarray:
+    """An ARKit->head-expression map: .npy/.npz (array `map`) of shape K_head x 52, or a CSV
+    with a header row of the 52 ARKit names and K_head rows."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"ARKit->FLAME map not found: {path}")
+    if path.suffix == ".csv":
+        rows = list(csv.reader(open(path)))
+        header, body = rows[0], rows[1:]
+        if header != list(vocab.ARKIT_NAMES):
+            raise ValueError(f"{path}: the header must be the 52 ARKit names in ARKit's order")
+        m = np.array(body, dtype=np.float32)
+    else:
+        data = np.load(path)
+        m = data["map"] if hasattr(data, "files") else data
+    m = np.asarray(m, dtype=np.float32)
+    if m.shape != (k_head, vocab.NUM_ARKIT) or not np.isfinite(m).all():
+        raise ValueError(f"{path}: expected a finite {k_head} x {vocab.NUM_ARKIT} map (head "
+                         f"expressions x ARKit weights), got {m.shape}")
+    return m

@@ -178,7 +178,7 @@ def test_cache_reused_and_invalidated(tmp_path, monkeypatch):
     # `facestream retarget` reads the same cache and writes a map --arkit-map reads
     assert main(["retarget", str(path), "-o", str(tmp_path / "map.npz")]) == 0
     assert len(calls) == 1
-    from facestream.engine.stream import load_expression_map
+    from facestream.formats import load_expression_map
     assert np.array_equal(load_expression_map(tmp_path / "map.npz", 30), first.map)
     assert np.array_equal(RetargetFit.load(tmp_path / "map.npz").map, first.map)
     # a changed file is never served the old map

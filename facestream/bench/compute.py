@@ -67,6 +67,8 @@ def engines():
                                      f"no checkpoint at {paths['checkpoint']}")
         specs.append(("torchscript", 1, reason or (lambda: Engine(
             _export_torchscript(paths["checkpoint"], Path(tmp)), backend="torchscript", threads=1))))
+        from ..training.backend import register  # the eager torch backend
+        register()
         specs.append(("torch (eager)", 1, reason or (lambda: Engine(
             paths["checkpoint"], backend="torch", threads=1))))
         cuda = _cuda_reasons()["onnxruntime-cuda"]

@@ -42,6 +42,8 @@ def child(path: str) -> dict:
         engine = Engine(model_paths()["onnx"], backend="onnxruntime", threads=1)
     else:
         import torch  # noqa: F401  (the full install's footprint includes torch itself)
+        from ..training.backend import register  # the eager torch backend
+        register()
         engine = Engine(model_paths()["checkpoint"], backend="torch", threads=1)
     stream = engine.create_stream(fps=30)
     audio = speechlike(2.0)

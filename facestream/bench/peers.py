@@ -101,6 +101,8 @@ def bench_peers(seconds: float = 10.0, threads: int = 1, repeats: int = 5,
         out["wav2vec2_base"] = {"skipped": f"{' and '.join(missing)} not installed "
                                            "(pip install 'facestream[train,bench]')"}
     else:
+        from ..training.backend import register  # the eager torch backend
+        register()
         ours["torch"] = time_ours(Engine(model_paths()["checkpoint"], backend="torch",
                                          threads=threads), audio, repeats)
         w = time_wav2vec2(audio, threads, repeats)

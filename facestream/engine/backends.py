@@ -7,73 +7,26 @@ model only; the states belong to the streams (facestream.engine.stream).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+# ModelInfo (what a model says about itself, checked) and the state layouts: the contract's.
+from ..contract import AUDIO_INPUT, COND_INPUT, STATE_LAYOUTS, ModelInfo  # noqa: F401
+
 BACKENDS = ("onnxruntime", "onnxruntime-cuda", "torchscript", "torch")
 
-
-@dataclass
-class ModelInfo:
-    """What an exported model says about itself (its metadata)."""
-
-    path: str
-    config: dict
-    state_names: list[str]
-    state_shapes_1: list[tuple[int, ...]]  # each state's shape at batch 1
-    lookahead: int
-    latency_ms: float
-    head: str
-    meta: dict
-
-    @classmethod
-    def from_meta(cls, path: str, meta: dict) -> "ModelInfo":
-        if meta.get("format") != "facestream-model":
-            raise ValueError(f"{path} is not a facestream model (no facestream metadata): export "
-                             "it with `facestream export`")
-        layout = meta.get("state_layout", "engine")
-        if layout not in STATE_LAYOUTS:
-            raise ValueError(f"{path} keeps its states in layout {layout!r}, which this facestream "
-                             f"cannot run (it knows {', '.join(STATE_LAYOUTS)}): re-export it with "
-                             "`facestream export --format onnx`")
-        from .. import vocab
-        if "state_shapes" not in meta:
-            raise ValueError(f"{path} was exported by an older facestream (no state_shapes in its "
-                             "metadata): re-export it with `facestream export`")
-        if json.loads(meta["arkit_names"]) != list(vocab.ARKIT_NAMES) or \
-                int(meta["sample_rate"]) != vocab.SAMPLE_RATE or int(meta["hop_samples"]) != vocab.HOP_SAMPLES:
-            raise ValueError(f"{path} was exported with another vocabulary or frame rate than this "
-                             "facestream uses: re-export it with this version")
-        return cls(path=str(path), config=json.loads(meta["model_config"]),
-                   state_names=json.loads(meta["state_names"]),
-                   state_shapes_1=[tuple(x) for x in json.loads(meta["state_shapes"])],
-                   lookahead=int(meta["lookahead_frames"]),
-                   latency_ms=float(meta["algorithmic_latency_ms"]), head=meta["head"], meta=meta)
-
-    def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
-        out = []
-        for name, shape in zip(self.state_names, self.state_shapes_1):
-            shape = list(shape)
-            shape[self.state_batch_axis(name)] = batch
-            out.append(tuple(shape))
-        return out
-
-    def zero_state(self, batch: int = 1) -> list[np.ndarray]:
-        return [np.zeros(s, np.float32) for s in self.state_shapes(batch)]
-
-    def state_batch_axis(self, name: str) -> int:
-        """The batch axis of a state: in the engine's layout the GRU state is layers x B x H and
-        every other state B x ...; a "batch_first" graph (the Triton export) has every state
-        B x ..."""
-        if self.meta.get("state_layout", "engine") == "batch_first":
-            return 0
-        return 1 if name == "gru" else 0
+# Backends that live outside the runtime (the eager torch backend, with training) register a
+# factory `factory(path, threads) -> backend` under their name: `register_backend`.
+_EXTERNAL: dict[str, Callable] = {}
 
 
-# How an exported graph lays out its state tensors (metadata "state_layout"; absent = "engine").
-STATE_LAYOUTS = ("engine", "batch_first")
+def register_backend(name: str, factory: Callable) -> None:
+    """Make `open_backend(..., backend=name)` (and checkpoints, for "torch") use `factory`."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: expected one of {', '.join(BACKENDS)}")
+    _EXTERNAL[name] = factory
 
 
 class OnnxBackend:
@@ -101,13 +54,25 @@ class OnnxBackend:
         self.output_names = [o.name for o in self.session.get_outputs()]
 
     def step(self, audio: np.ndarray, cond: np.ndarray, states: list[np.ndarray]):
-        feeds = {"audio": audio, "cond": cond, **dict(zip(self.info.state_names, states))}
+        feeds = {AUDIO_INPUT: audio, COND_INPUT: cond, **dict(zip(self.info.state_names, states))}
         out, *new = self.session.run(self.output_names, feeds)
         return out, new
 
 
 class _TorchStep:
     """The step of the torch-based backends: numpy in, `self.module` on `self.device`, numpy out."""
+
+    name = "torch"
+
+    def _start(self, threads: int, device: str) -> None:
+        """Import torch (naming the extra when it is missing) and pin its threads."""
+        try:
+            import torch
+        except ImportError as e:
+            raise ImportError(f"the {self.name} backend needs torch: pip install 'facestream[train]'") from e
+        self.torch, self.device = torch, device
+        if threads:
+            torch.set_num_threads(threads)
 
     def step(self, audio, cond, states):
         t = self.torch
@@ -118,41 +83,13 @@ class _TorchStep:
 
 
 class TorchScriptBackend(_TorchStep):
+    name = "torchscript"
+
     def __init__(self, path: str | Path, threads: int = 1, device: str = "cpu"):
-        try:
-            import torch
-        except ImportError as e:
-            raise ImportError("the TorchScript backend needs torch: pip install 'facestream[train]'") from e
-        self.torch = torch
-        if threads:
-            torch.set_num_threads(threads)
+        self._start(threads, device)
         extra = {"facestream.json": ""}
-        self.module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        self.module = self.torch.jit.load(str(path), map_location=device, _extra_files=extra)
         self.info = ModelInfo.from_meta(str(path), json.loads(extra["facestream.json"] or "{}"))
-        self.device = device
-        self.name = "torchscript"
-
-
-class TorchBackend(_TorchStep):
-    """Eager torch from a training checkpoint (no export needed; slowest)."""
-
-    def __init__(self, path: str | Path, threads: int = 1, device: str = "cpu"):
-        try:
-            import torch
-        except ImportError as e:
-            raise ImportError("the torch backend needs torch: pip install 'facestream[train]'") from e
-        from ..exporters.metadata import build_metadata
-        from ..training.checkpoint import load_checkpoint
-        from ..training.network import DecodedNet
-        self.torch = torch
-        if threads:
-            torch.set_num_threads(threads)
-        net, blob = load_checkpoint(path, map_location=device)
-        self.module = DecodedNet(net).to(device).eval()
-        meta = build_metadata(net, blob.get("head", ""))
-        self.info = ModelInfo.from_meta(str(path), meta)
-        self.device = device
-        self.name = "torch"
 
 
 def open_backend(model: str | Path, backend: str = "auto", threads: int = 1):
@@ -185,4 +122,9 @@ def open_backend(model: str | Path, backend: str = "auto", threads: int = 1):
         except RuntimeError:
             if backend == "torchscript":
                 raise
-    return TorchBackend(path, threads)
+    if "torch" not in _EXTERNAL:
+        raise ValueError(f"{path} is a training checkpoint: run it on the torch backend, which "
+                         "lives with training (the facestream command loads it; in Python call "
+                         "facestream.training.backend.register() first), or export it with "
+                         "`facestream export` and run the .onnx")
+    return _EXTERNAL["torch"](path, threads)

@@ -8,6 +8,10 @@ runtime's fusion of speech and expression all read them from here.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
 from .. import vocab
@@ -122,3 +126,35 @@ def emotion_expression(emotion, intensity: float = 1.0) -> np.ndarray:
     if not np.isfinite(intensity) or not 0.0 <= float(intensity) <= 1.0:
         raise ValueError(f"intensity must be within [0, 1], got {intensity}")
     return (emotion_vector(emotion) @ EMOTION_ARKIT) * np.float32(intensity)
+
+
+@dataclass
+class EmotionTransition:
+    """A stream's emotion and intensity over model steps: a raised-cosine move from the
+    start to the target over `steps` steps from step `t0` (0 steps: immediate)."""
+
+    start_vec: np.ndarray
+    start_int: float
+    target_vec: np.ndarray
+    target_int: float
+    t0: int = 0  # model step at which the transition began
+    steps: int = 0  # its length in model steps (0: immediate)
+    auto: bool = False
+
+    def at(self, step: int) -> tuple[np.ndarray, float]:
+        if self.steps <= 0 or step >= self.t0 + self.steps:
+            return self.target_vec, self.target_int
+        u = max(0.0, (step - self.t0) / self.steps)
+        w = 0.5 - 0.5 * math.cos(math.pi * u)  # smooth: zero slope at both ends
+        vec = (1 - w) * self.start_vec + w * self.target_vec
+        return vec / vec.sum(), (1 - w) * self.start_int + w * self.target_int
+
+    def holds_from(self, step: int) -> bool:
+        """Whether every step from `step` on has the target's emotion and intensity."""
+        return not self.auto and (self.steps <= 0 or step >= self.t0 + self.steps)
+
+    @cached_property
+    def target_row(self) -> np.ndarray:
+        """E weights and intensity of the target, float32 (E+1). Only read when not auto:
+        auto intensity moves `target_int` after this is cached."""
+        return np.array([*self.target_vec, self.target_int], np.float32)

@@ -24,7 +24,6 @@ new arrays; `reset` makes new ones).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -32,16 +31,17 @@ import numpy as np
 
 from .. import vocab
 from ..audio import to_mono_float32
+from ..contract import OUT_ARKIT as _ARKIT, OUT_CLOSURE as _CLOSURE, OUT_JAW as _JAW, OUT_NECK as _NECK
+from ..formats import load_expression_map
 from .backends import open_backend
 from .behaviour import Behaviour, BehaviourOptions
-from .emotion import emotion_vector
+from .emotion import EmotionTransition, emotion_vector
 from .filters import ArousalTracker, OneEuroFilter
 from .frames import Frame, Frames, eye_pose_from_arkit, pose_vector
 from .head import Head, load_head
 
 MAX_SAMPLE_RATE = 384_000
 MAX_STEP_FRAMES = 50  # model frames per backend call (bounds latency of a backlog)
-_ARKIT, _JAW, _NECK, _CLOSURE = slice(0, 52), slice(52, 55), slice(55, 58), 58
 # A track row is the model's outputs, then E emotion weights, the intensity and the audio
 # level (dB) of the step that made it: counted from the end, whatever the model's width.
 _EMOTION, _INTENSITY, _LEVEL = slice(-vocab.NUM_EMOTIONS - 2, -2), -2, -1
@@ -50,35 +50,6 @@ _EMOTION, _INTENSITY, _LEVEL = slice(-vocab.NUM_EMOTIONS - 2, -2), -2, -1
 def default_model_path() -> Path:
     from importlib import resources
     return Path(str(resources.files("facestream") / "assets" / "default_model.onnx"))
-
-
-@dataclass
-class _EmotionState:
-    start_vec: np.ndarray
-    start_int: float
-    target_vec: np.ndarray
-    target_int: float
-    t0: int = 0  # model step at which the transition began
-    steps: int = 0  # its length in model steps (0: immediate)
-    auto: bool = False
-
-    def at(self, step: int) -> tuple[np.ndarray, float]:
-        if self.steps <= 0 or step >= self.t0 + self.steps:
-            return self.target_vec, self.target_int
-        u = max(0.0, (step - self.t0) / self.steps)
-        w = 0.5 - 0.5 * math.cos(math.pi * u)  # smooth: zero slope at both ends
-        vec = (1 - w) * self.start_vec + w * self.target_vec
-        return vec / vec.sum(), (1 - w) * self.start_int + w * self.target_int
-
-    def holds_from(self, step: int) -> bool:
-        """Whether every step from `step` on has the target's emotion and intensity."""
-        return not self.auto and (self.steps <= 0 or step >= self.t0 + self.steps)
-
-    @cached_property
-    def target_row(self) -> np.ndarray:
-        """E weights and intensity of the target, float32 (E+1). Only read when not auto:
-        auto intensity moves `target_int` after this is cached."""
-        return np.array([*self.target_vec, self.target_int], np.float32)
 
 
 class Stream:
@@ -100,7 +71,7 @@ class Stream:
         auto = intensity == "auto"
         vec = emotion_vector(emotion)
         inten = 0.5 if auto else _check_intensity(intensity)
-        self._emotion = _EmotionState(vec, inten, vec, inten, auto=auto)
+        self._emotion = EmotionTransition(vec, inten, vec, inten, auto=auto)
         self.reset()
 
     # ---- input -----------------------------------------------------------------------------
@@ -172,7 +143,7 @@ class Stream:
         cur_vec, cur_int = self._emotion.at(self._steps)
         auto = intensity == "auto" or (intensity is None and self._emotion.auto)
         target_int = cur_int if auto or intensity is None else _check_intensity(intensity)
-        self._emotion = _EmotionState(cur_vec, cur_int, emotion_vector(emotion), target_int,
+        self._emotion = EmotionTransition(cur_vec, cur_int, emotion_vector(emotion), target_int,
                                       t0=self._steps, steps=int(round(transition * vocab.INTERNAL_FPS)),
                                       auto=auto)
 
@@ -203,7 +174,7 @@ class Stream:
         self._smoother = OneEuroFilter(rate=self.fps)
         self.behaviour = Behaviour(self.behaviour_options, self.fps)
         vec, inten = self._emotion.at(0)
-        self._emotion = _EmotionState(vec, inten, vec, inten, auto=self._emotion.auto)
+        self._emotion = EmotionTransition(vec, inten, vec, inten, auto=self._emotion.auto)
 
     # ---- bookkeeping used by the engine ------------------------------------------------------
     @property
@@ -500,26 +471,3 @@ def _pick(rows: list[int]) -> slice | list[int]:
     view, no copy), else the list (a gather)."""
     lo, hi = rows[0], rows[0] + len(rows)
     return slice(lo, hi) if rows == list(range(lo, hi)) else rows
-
-
-def load_expression_map(path: str | Path, k_head: int) -> np.ndarray:
-    """An ARKit->head-expression map: .npy/.npz (array `map`) of shape K_head x 52, or a CSV
-    with a header row of the 52 ARKit names and K_head rows."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"ARKit->FLAME map not found: {path}")
-    if path.suffix == ".csv":
-        import csv
-        rows = list(csv.reader(open(path)))
-        header, body = rows[0], rows[1:]
-        if header != list(vocab.ARKIT_NAMES):
-            raise ValueError(f"{path}: the header must be the 52 ARKit names in ARKit's order")
-        m = np.array(body, dtype=np.float32)
-    else:
-        data = np.load(path)
-        m = data["map"] if hasattr(data, "files") else data
-    m = np.asarray(m, dtype=np.float32)
-    if m.shape != (k_head, vocab.NUM_ARKIT) or not np.isfinite(m).all():
-        raise ValueError(f"{path}: expected a finite {k_head} x {vocab.NUM_ARKIT} map (head "
-                         f"expressions x ARKit weights), got {m.shape}")
-    return m

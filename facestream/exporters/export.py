@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ..training.network import COND_DIM, DecodedNet, StreamingFaceNet
+from ..contract import COND_DIM, state_batch_axis
+from ..training.network import DecodedNet, StreamingFaceNet
 from .metadata import AUDIO_INPUT, COND_INPUT, OUTPUT, STATE_OUT_SUFFIX, build_metadata
 
 ONNX_OPSET = 17
@@ -29,14 +30,14 @@ def _example(net: StreamingFaceNet, frames: int = 4):
 
 
 def export_onnx(net: StreamingFaceNet, path: str | Path, *, head: str,
-                extra_meta: dict | None = None, batch_axes: dict[str, int] | None = None,
+                extra_meta: dict | None = None, layout: str = "engine",
                 decoded: bool = False) -> Path:
     """Write `path` (.onnx) with dynamic batch and time axes and metadata_props.
 
     net: a StreamingFaceNet (wrapped in DecodedNet here), or with decoded=True a module that
     already emits decoded outputs and has the same state_names/init_state/config interface
-    (exporters.triton.BatchFirstNet); batch_axes: each state's batch axis (default: the
-    runtime's layout, GRU state layers x B x H)."""
+    (exporters.triton.BatchFirstNet); layout: how its states are laid out (contract.STATE_LAYOUTS:
+    "engine" keeps the GRU state layers x B x H, "batch_first" puts B first everywhere)."""
     import onnx
 
     path = Path(path)
@@ -47,7 +48,7 @@ def export_onnx(net: StreamingFaceNet, path: str | Path, *, head: str,
     dyn = {AUDIO_INPUT: {0: "batch", 1: "samples"}, COND_INPUT: {0: "batch", 1: "frames"},
            OUTPUT: {0: "batch", 1: "frames"}}
     for n in names:
-        axis = (batch_axes or {}).get(n, 1 if n == "gru" else 0)
+        axis = state_batch_axis(n, layout)
         dyn[n] = {axis: "batch"}
         dyn[n + STATE_OUT_SUFFIX] = {axis: "batch"}
     with warnings.catch_warnings():
@@ -57,7 +58,7 @@ def export_onnx(net: StreamingFaceNet, path: str | Path, *, head: str,
                           output_names=[OUTPUT, *[n + STATE_OUT_SUFFIX for n in names]],
                           dynamic_axes=dyn, opset_version=ONNX_OPSET, dynamo=False)
     model = onnx.load(str(path))
-    meta = build_metadata(net, head, extra_meta)
+    meta = build_metadata(net, head, extra_meta, layout=layout)
     del model.metadata_props[:]
     for k, v in meta.items():
         entry = model.metadata_props.add()

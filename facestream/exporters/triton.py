@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..training.network import COND_DIM, OUT_DIM, DecodedNet, StreamingFaceNet
+from ..contract import COND_DIM, OUT_DIM, latency_ms
+from ..training.network import DecodedNet, StreamingFaceNet
 from .export import export_onnx
 from .metadata import AUDIO_INPUT, COND_INPUT, OUTPUT, STATE_OUT_SUFFIX
 
@@ -106,12 +107,10 @@ def export_triton(net: StreamingFaceNet, repo: str | Path, *, head: str, name: s
     """Write REPO/NAME/{config.pbtxt, 1/model.onnx}; returns the model directory."""
     model_dir = Path(repo) / name
     wrapper = BatchFirstNet(net).eval()
-    meta = dict(extra_meta or {})
-    meta["state_layout"] = "batch_first"
-    export_onnx(wrapper, model_dir / "1" / "model.onnx", head=head, extra_meta=meta,
-                batch_axes={n: 0 for n in net.state_names()}, decoded=True)
+    export_onnx(wrapper, model_dir / "1" / "model.onnx", head=head, extra_meta=extra_meta,
+                layout="batch_first", decoded=True)
     summary = {"head": head, "lookahead_frames": net.config.lookahead,
-               "algorithmic_latency_ms": net.config.algorithmic_latency_ms,
+               "algorithmic_latency_ms": latency_ms(net.config.lookahead),
                "state_layout": "batch_first"}
     (model_dir / "config.pbtxt").write_text(config_pbtxt(net, name, max_batch, summary))
     return model_dir

@@ -252,8 +252,8 @@ def site_files(model: str | Path | None = None, head=None,
     head = head if isinstance(head, Head) else load_head(head)
     ort_dir = find_ort(ort)
     info = open_backend(model, "onnxruntime").info  # checks the metadata as the engine does
-    if info.meta.get("state_layout", "engine") != "engine":
-        raise WebExportError(f"{model} keeps its states in layout {info.meta['state_layout']!r}; "
+    if info.state_layout != "engine":
+        raise WebExportError(f"{model} keeps its states in layout {info.state_layout!r}; "
                              "the page runs the plain export: use `facestream export --format onnx`")
     return {
         "index.html": (static_dir() / PAGE_INDEX).read_bytes(),

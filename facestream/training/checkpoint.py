@@ -12,16 +12,9 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__, vocab
+from .. import __version__
+from ..contract import vocabulary, vocabulary_differences
 from .network import MODEL_VERSION, ModelConfig, StreamingFaceNet
-
-
-def vocabulary() -> dict:
-    """The facts a model's inputs and outputs depend on."""
-    return {"arkit_names": list(vocab.ARKIT_NAMES), "emotions": list(vocab.EMOTION_CODES),
-            "sample_rate": vocab.SAMPLE_RATE, "hop_samples": vocab.HOP_SAMPLES,
-            "internal_fps": vocab.INTERNAL_FPS, "pose_joints": list(vocab.POSE_JOINTS),
-            "jaw_open_max_rad": vocab.JAW_OPEN_MAX_RAD}
 
 
 def save_checkpoint(path: str | Path, model: StreamingFaceNet, *, head: str, step: int = 0,
@@ -61,7 +54,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> tuple[StreamingFace
         raise ValueError(f"{path}: model version {blob['model_version']} is newer than this "
                          f"facestream supports ({MODEL_VERSION}): upgrade facestream")
     if blob.get("vocab") != vocabulary():
-        diff = sorted(k for k in vocabulary() if blob.get("vocab", {}).get(k) != vocabulary()[k])
+        found = blob.get("vocab") or {}
+        diff = vocabulary_differences(found) + sorted(set(vocabulary()) - set(found))
         raise ValueError(f"{path} was trained with a different vocabulary ({', '.join(diff)}): "
                          "retrain it or use the facestream version it was made with")
     model = StreamingFaceNet(ModelConfig(**blob["model_config"]))

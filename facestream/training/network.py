@@ -25,16 +25,13 @@ from torch import nn
 
 from .. import audio as faudio
 from .. import vocab
+# Output layout per frame (OUT_DIM numbers): the model contract's (facestream/contract.py):
+# K ARKit logits, jaw pose, neck pose, and a "lips closed" logit that gates the lip aperture
+# (see `decode_outputs`); the raw network emits them before decoding, the export after.
+from ..contract import COND_DIM, OUT_ARKIT, OUT_CLOSURE, OUT_DIM, OUT_JAW, OUT_NECK  # noqa: F401
+from ..contract import latency_ms
 from . import lip_contact as lc
 
-# Output layout per frame (OUT_DIM numbers): K ARKit logits, jaw pose, neck pose, and a
-# "lips closed" logit that gates the lip aperture (see `decode_outputs`).
-OUT_ARKIT = slice(0, vocab.NUM_ARKIT)
-OUT_JAW = slice(vocab.NUM_ARKIT, vocab.NUM_ARKIT + 3)
-OUT_NECK = slice(vocab.NUM_ARKIT + 3, vocab.NUM_ARKIT + 6)
-OUT_CLOSURE = vocab.NUM_ARKIT + 6
-OUT_DIM = vocab.NUM_ARKIT + 7
-COND_DIM = vocab.NUM_EMOTIONS + 1
 JAW_RANGE = 0.6  # rad: tanh-bounded jaw rotation
 NECK_RANGE = 0.35  # rad: tanh-bounded neck rotation
 MODEL_VERSION = 1
@@ -79,7 +76,7 @@ class ModelConfig:
     def algorithmic_latency_ms(self) -> float:
         """Audio time from a sound to the frame describing it: the hop the frame waits for
         plus the look-ahead (the window's older 15 ms are past, not future)."""
-        return 1000.0 * (1 + self.lookahead) * vocab.HOP_SAMPLES / vocab.SAMPLE_RATE
+        return latency_ms(self.lookahead)
 
     def to_dict(self) -> dict:
         return asdict(self)
