@@ -16,6 +16,7 @@ import numpy as np
 from .. import formats, vocab
 from ..formats import read_audio  # noqa: F401  (the one definition; importable from here too)
 from .behaviour import BLINK_RATE_REST, BehaviourOptions, parse_gaze
+from .options import add_engine_arguments, open_engine
 from .sources import AudioSourceError
 from .stream import Engine, Frame
 
@@ -132,17 +133,13 @@ def add_parser(sub) -> None:
                    help=".npz, .json, .csv (Live Link Face), or .glb/.gltf (an animated glTF take)")
     p.add_argument("--audio", action="store_true",
                    help="glTF take: also write the speech beside it as OUT.wav (glTF has no audio)")
-    p.add_argument("--model", help="exported model (.onnx/.ts) or checkpoint; default: shipped")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--head", help="head file (.npz or FLAME .pkl)")
-    p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
     p.add_argument("--emotion", default="neutral", help="name, or mixture happy:0.7,sad:0.3")
     p.add_argument("--intensity", default="0.5", help="0..1 or auto")
     p.add_argument("--fps", type=int, default=30, choices=vocab.OUTPUT_FPS)
     p.add_argument("--chunk-ms", type=float, default=20.0)
     p.add_argument("--smooth", action="store_true", help="One Euro smoothing")
     p.add_argument("--vertices", action="store_true", help="store vertices (.npz only)")
-    p.add_argument("--threads", type=int, default=1)
+    add_engine_arguments(p)
     add_behaviour_arguments(p)
     p.set_defaults(func=_cmd)
 
@@ -166,10 +163,7 @@ def _cmd(args) -> int:
         raise ValueError("--device, --seconds and --sample-rate belong to --input mic")
     if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
         raise ValueError(f"--seconds must be within (0, 86400], got {args.seconds}")
-    engine = Engine(args.model, head=args.head, backend=args.backend, threads=args.threads,
-                    arkit_to_flame=args.arkit_map)
-    if engine.warning:
-        print(f"warning: {engine.warning}")
+    engine = open_engine(args)
     if not 1.0 <= args.chunk_ms <= 2000.0:
         raise ValueError(f"--chunk-ms must be within 1..2000, got {args.chunk_ms}")
     intensity = "auto" if args.intensity == "auto" else float(args.intensity)

@@ -127,12 +127,6 @@ def avatar_head(path: str | Path) -> Head:
     return load_avatar(path).to_head()
 
 
-def add_avatar_argument(p) -> None:
-    """`--avatar` of live, render and serve."""
-    p.add_argument("--avatar", help="your own .glb/.gltf/.vrm avatar with ARKit-named (Perfect "
-                   "Sync) morph targets, instead of --head; prints which of the 52 it has")
-
-
 def head_from_args(args) -> Head | str | None:
     """What the Engine gets from --head or --avatar (one of them): an avatar is read here and
     its report printed."""

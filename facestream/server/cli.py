@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import vocab
-from ..engine.avatar import add_avatar_argument, head_from_args
+from ..engine.options import add_engine_arguments, open_engine
 
 
 def add_vmc_arguments(p) -> None:
@@ -42,11 +42,7 @@ def add_parser(sub) -> None:
                    "microphone (clients join with ?session=mic)")
     p.add_argument("--mic-device", help="input device name or index for --mic")
     p.add_argument("--fps", type=int, default=vocab.DEFAULT_FPS, choices=vocab.OUTPUT_FPS)
-    p.add_argument("--model", help="exported model (.onnx/.ts); default: shipped")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
-    add_avatar_argument(p)
-    p.add_argument("--arkit-map", help="ARKit->FLAME expression map for a FLAME head")
+    add_engine_arguments(p)
     p.add_argument("--livelink", metavar="HOST:PORT", help="also send every frame of every "
                    "session as Live Link Face UDP packets (Unreal) to HOST:PORT")
     add_vmc_arguments(p)
@@ -81,10 +77,7 @@ def _serve(args) -> int:
     if args.vmc:
         from .vmc import parse_address
         parse_address(args.vmc)  # fail before the model loads
-    engine = Engine(args.model, head=head_from_args(args), backend=args.backend,
-                    arkit_to_flame=args.arkit_map)
-    if engine.warning:
-        print(f"warning: {engine.warning}")
+    engine = open_engine(args)
 
     vmc = open_vmc(args, engine)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import vocab
 from ..engine.animate import add_behaviour_arguments, behaviour_options
-from ..engine.avatar import add_avatar_argument, head_from_args
+from ..engine.options import add_engine_arguments, open_engine
 
 HUD_HZ = 10  # HUD text relayouts per second (pyglet's layout is not free)
 SOFTWARE_GL = ("llvmpipe", "softpipe", "swiftshader", "software")
@@ -240,7 +240,6 @@ def open_source(input_path: str | None, device: str | None, block_ms: float = 20
 def run_live(args, script=None) -> dict:
     """Build engine, source, session and window from parsed `facestream live` arguments; run
     until Esc, the window closes, --duration passes or the input file ends. -> statistics."""
-    from ..engine.stream import Engine
     from .session import LiveSession, Speaker
 
     intensity = args.intensity if args.intensity == "auto" else float(args.intensity)
@@ -254,7 +253,7 @@ def run_live(args, script=None) -> dict:
         from ..server.vmc import parse_address
         parse_address(args.vmc)  # a bad HOST:PORT fails before the model loads
     _pyglet()  # fail on a missing display before the microphone opens
-    engine = Engine(head=head_from_args(args), backend=args.backend)
+    engine = open_engine(args)
     from ..server.cli import open_vmc
     vmc = open_vmc(args, engine)
     source, name = open_source(args.input, args.device)
@@ -299,12 +298,10 @@ def add_parser(sub) -> None:
     p.add_argument("--device", help="microphone by index or name (see `facestream devices`)")
     p.add_argument("--emotion", default="neutral", choices=vocab.EMOTION_NAMES)
     p.add_argument("--intensity", default="0.7", help="0..1 or auto (default 0.7)")
-    p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
-    add_avatar_argument(p)
     p.add_argument("--fps", type=int, default=vocab.DEFAULT_FPS, choices=vocab.OUTPUT_FPS,
                    help="engine frame rate")
     p.add_argument("--smooth", action="store_true", help="start with One Euro smoothing on")
-    p.add_argument("--backend", default="auto", help="inference backend (see `facestream info`)")
+    add_engine_arguments(p)
     p.add_argument("--size", type=int, default=640, help="window size in pixels (square)")
     p.add_argument("--samples", type=int, help="multisampling (antialiasing) samples (default: "
                    f"{DEFAULT_SAMPLES} on a GPU, 0 on a software renderer such as llvmpipe)")

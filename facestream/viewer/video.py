@@ -31,7 +31,7 @@ import numpy as np
 from .. import vocab
 from ..formats import read_audio, read_frame_file, write_wav
 from ..engine.animate import add_behaviour_arguments, animate_array, behaviour_options, parse_emotion
-from ..engine.avatar import add_avatar_argument, head_from_args
+from ..engine.options import add_engine_arguments, open_engine
 from ..engine.behaviour import BehaviourOptions
 from ..engine.stream import Engine
 from . import face
@@ -331,8 +331,7 @@ def add_parser(sub) -> None:
     p.add_argument("--intensity", help="0..1 or auto (default 1)")
     p.add_argument("--size", default="512", help="pixels of one panel: N or WxH (default 512)")
     p.add_argument("--fps", type=int, default=30, choices=vocab.OUTPUT_FPS)
-    p.add_argument("--head", help="head file (.npz or FLAME .pkl); default: embedded head")
-    add_avatar_argument(p)
+    add_engine_arguments(p)
     p.add_argument("--frames", help="show frames from `facestream animate -o X.npz` or a live "
                                     "recording instead of running the model")
     p.add_argument("--sheet", help="also write a PNG contact sheet of frames from the video")
@@ -352,7 +351,7 @@ def _cmd(args) -> int:
                 from None
     emotion = None if args.emotion is None else parse_emotion(args.emotion)
     r = render_video(args.input, args.output, layout=args.layout, emotion=emotion,
-                     intensity=intensity, size=args.size, fps=args.fps, head=head_from_args(args),
+                     intensity=intensity, size=args.size, fps=args.fps, engine=open_engine(args),
                      frames=args.frames, sheet=args.sheet, samples=args.samples,
                      behaviour=behaviour_options(args), progress=not args.quiet)
     print(f"video: {r['video']} ({r['frames']} frames at {r['fps']} fps, {r['size'][0]}x"
