@@ -17,7 +17,6 @@ after seeing input frame t describes frame t - L. L = 0 is allowed.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -101,16 +100,20 @@ class LogMel(nn.Module):
         self.register_buffer("dft", torch.tensor(kern, dtype=torch.float32))  # 2F x 1 x WIN
         self.register_buffer("mel", torch.tensor(faudio.mel_filterbank(n_mels)))
         self.bins = faudio.N_FFT // 2 + 1
-        # A frame is WIN samples every HOP: cut the audio into blocks of Q samples (Q divides
-        # HOP, WIN and CONTEXT), then frame n is blocks 2n .. 2n + WIN/Q - 1 side by side.
-        self.q = math.gcd(vocab.HOP_SAMPLES, faudio.WIN_SAMPLES, faudio.CONTEXT_SAMPLES)
-        self.per_hop, self.per_win = vocab.HOP_SAMPLES // self.q, faudio.WIN_SAMPLES // self.q
+        # A frame is WIN samples every HOP: pad the end to whole hops, cut the audio into hops,
+        # and frame n is hops n .. n + spans - 1 side by side, the last one cut to what WIN
+        # needs. A few ops whatever N (each op costs time of its own at streaming sizes).
+        self.spans = -(-faudio.WIN_SAMPLES // vocab.HOP_SAMPLES)  # hops a window touches
+        self.pad = self.spans * vocab.HOP_SAMPLES - faudio.WIN_SAMPLES
+        if (faudio.CONTEXT_SAMPLES + self.pad) % vocab.HOP_SAMPLES:
+            raise ValueError("the frontend needs CONTEXT + pad to be whole hops")
 
     def frames(self, audio: torch.Tensor) -> torch.Tensor:
         """audio B x (CONTEXT + N*HOP) -> B x N x WIN analysis frames."""
-        blocks = audio.reshape(audio.shape[0], -1, self.q)  # B x (N*HOP + CONTEXT)/Q x Q
-        n_frames = (blocks.shape[1] - self.per_win) // self.per_hop + 1
-        parts = [blocks[:, k:, :][:, ::self.per_hop, :][:, :n_frames, :] for k in range(self.per_win)]
+        hops = nn.functional.pad(audio, (0, self.pad)).reshape(audio.shape[0], -1, vocab.HOP_SAMPLES)
+        n_frames = hops.shape[1] - self.spans + 1  # hops: B x (N + spans - 1) x HOP
+        parts = [hops[:, j:j + n_frames] for j in range(self.spans)]
+        parts[-1] = parts[-1][..., : vocab.HOP_SAMPLES - self.pad]
         return torch.cat(parts, dim=2)
 
     def forward(self, audio: torch.Tensor, warp: torch.Tensor | None = None) -> torch.Tensor:
