@@ -109,7 +109,8 @@ class LogMel(nn.Module):
             raise ValueError("the frontend needs CONTEXT + pad to be whole hops")
 
     def frames(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio B x (CONTEXT + N*HOP) -> B x N x WIN analysis frames."""
+        """audio B x (CONTEXT + N*HOP) -> B x N x WIN analysis frames (the state's context
+        plus whole hops: what `StreamingFaceNet.forward` always passes)."""
         hops = nn.functional.pad(audio, (0, self.pad)).reshape(audio.shape[0], -1, vocab.HOP_SAMPLES)
         n_frames = hops.shape[1] - self.spans + 1  # hops: B x (N + spans - 1) x HOP
         parts = [hops[:, j:j + n_frames] for j in range(self.spans)]
