@@ -390,9 +390,10 @@ class Engine:
                 w += sw
                 a.append(sa)
                 b.append(sb)
-        width = _CLOSURE + 1 + vocab.NUM_EMOTIONS + 2  # a track row (only its width matters here)
-        a = np.concatenate(a) if a else np.zeros((0, width), np.float32)  # F x D
-        b = np.concatenate(b) if b else a  # F x D
+        if not seq:  # no stream has a frame due (every other chunk at 20 ms): skip the work
+            return self._no_frames(streams)
+        a = np.concatenate(a)  # F x D
+        b = np.concatenate(b)  # F x D
         seq, times, w = np.array(seq, np.int64), np.array(times, np.float64), np.array(w, np.float64)
         # 1 - w in float64, then both weights rounded to float32: what a per-frame
         # `(1 - w) * a + w * b` with a Python float w does, so frames do not change.
@@ -423,6 +424,22 @@ class Engine:
             lo += count
         if streams and all(s.want_vertices for s in streams):
             out.vertices = np.concatenate([s.frames.vertices for s in streams])
+        return out
+
+    def _no_frames(self, streams: list[Stream]) -> Frames:
+        """`_frames` when no stream has a frame due: empty arrays of the usual shapes."""
+        e = lambda *shape: np.zeros((0, *shape), np.float32)  # noqa: E731
+        out = Frames(stream=np.zeros(0, np.int64), seq=np.zeros(0, np.int64),
+                     timestamp=np.zeros(0, np.float64), arkit=e(vocab.NUM_ARKIT),
+                     expression=self._expressions(e(vocab.NUM_ARKIT)),
+                     jaw_pose=e(3), neck_pose=e(3), eye_pose=e(6), emotion=e(vocab.NUM_EMOTIONS),
+                     intensity=np.zeros(0, np.float32))
+        for s in streams:
+            s.frames = out.part(0, 0)
+            if s.want_vertices:
+                s.frames.vertices = e(self.head.num_vertices, 3)
+        if streams and all(s.want_vertices for s in streams):
+            out.vertices = e(self.head.num_vertices, 3)
         return out
 
     def _expressions(self, arkit: np.ndarray) -> np.ndarray:
