@@ -173,3 +173,27 @@ def test_realism_metrics_count_false_closures_by_class(head):
     same = E.aggregate([E.sequence_metrics(mh, s, arkit, jaw)])
     assert same["false_closure_by_class"]["velar"] == 0.0 and same["gap_p95_ratio"] == 1.0
     assert same["lead_ms"] == 0
+
+
+def test_closure_anywhere_inside_the_bilabial_tells_timing_from_missing(head):
+    """A closure that comes 30 ms late misses the /m/'s centre but lies inside the /m/."""
+    from phone_helpers import seq as phones
+    mh = E.MeasuredHead(head)
+    ph = phones(("sil", 200), ("aa", 150), ("m", 100), ("aa", 150), ("sil", 200))
+    t = int(np.ceil(ph[-1].end * 100))
+    ji = vocab.ARKIT_INDEX["jawOpen"]
+    arkit = np.zeros((t, vocab.NUM_ARKIT), np.float32)
+    arkit[20:60, ji] = 0.4  # open through /aa m aa/ ...
+    m0 = int(ph[2].start * 100)
+    late = arkit.copy()
+    late[m0 + 8:m0 + 10, ji] = 0.0  # ... shut only in the /m/'s last 20 ms
+    late[m0 + 8:m0 + 10, vocab.ARKIT_INDEX["mouthClose"]] = 0.0
+    s = E.Sequence("u", "test-real", np.zeros(t * vocab.HOP_SAMPLES, np.float32), arkit,
+                   vocab.jaw_open_to_pose(arkit[:, ji]),
+                   np.eye(vocab.NUM_EMOTIONS, dtype=np.float32)[np.zeros(t, int)],
+                   np.zeros(t, np.float32), ph, "speaker-a")
+    agg = E.aggregate([E.sequence_metrics(mh, s, late, vocab.jaw_open_to_pose(late[:, ji]))])
+    assert agg["closure_rate"] == 0.0 and agg["closure_any_rate"] == 1.0
+    assert agg["bilabial_min_gap_mm"] < E.CLOSED_MM
+    never = E.aggregate([E.sequence_metrics(mh, s, arkit, vocab.jaw_open_to_pose(arkit[:, ji]))])
+    assert never["closure_any_rate"] == 0.0 and never["bilabial_min_gap_mm"] > 3
