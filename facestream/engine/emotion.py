@@ -158,3 +158,14 @@ class EmotionTransition:
         """E weights and intensity of the target, float32 (E+1). Only read when not auto:
         auto intensity moves `target_int` after this is cached."""
         return np.array([*self.target_vec, self.target_int], np.float32)
+
+
+def check_intensity(x) -> float:
+    """An intensity in [0, 1], or a ValueError that says so."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"intensity must be a number in [0, 1] or 'auto', got {x!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise ValueError(f"intensity must be within [0, 1] (or 'auto'), got {x!r}")
+    return v

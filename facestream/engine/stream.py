@@ -35,7 +35,7 @@ from ..contract import OUT_ARKIT as _ARKIT, OUT_CLOSURE as _CLOSURE, OUT_JAW as 
 from ..formats import load_expression_map
 from .backends import open_backend
 from .behaviour import Behaviour, BehaviourOptions
-from .emotion import EmotionTransition, emotion_vector
+from .emotion import EmotionTransition, check_intensity, emotion_vector
 from .filters import ArousalTracker, OneEuroFilter
 from .frames import Frame, Frames, eye_pose_from_arkit, pose_vector
 from .head import Head, load_head
@@ -70,7 +70,7 @@ class Stream:
         self.smoothing = smoothing
         auto = intensity == "auto"
         vec = emotion_vector(emotion)
-        inten = 0.5 if auto else _check_intensity(intensity)
+        inten = 0.5 if auto else check_intensity(intensity)
         self._emotion = EmotionTransition(vec, inten, vec, inten, auto=auto)
         self.reset()
 
@@ -142,7 +142,7 @@ class Stream:
             raise ValueError(f"transition must be a non-negative number of seconds, got {transition!r}")
         cur_vec, cur_int = self._emotion.at(self._steps)
         auto = intensity == "auto" or (intensity is None and self._emotion.auto)
-        target_int = cur_int if auto or intensity is None else _check_intensity(intensity)
+        target_int = cur_int if auto or intensity is None else check_intensity(intensity)
         self._emotion = EmotionTransition(cur_vec, cur_int, emotion_vector(emotion), target_int,
                                       t0=self._steps, steps=int(round(transition * vocab.INTERNAL_FPS)),
                                       auto=auto)
@@ -252,16 +252,6 @@ class Stream:
             self._track[:rest] = self._track[self._track_len - rest:self._track_len]
             self._track_base, self._track_len = self._track_base + drop, rest
         return seq, times, a, b, ws
-
-
-def _check_intensity(x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"intensity must be a number in [0, 1] or 'auto', got {x!r}") from None
-    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
-        raise ValueError(f"intensity must be within [0, 1] (or 'auto'), got {x!r}")
-    return v
 
 
 class Engine:
@@ -428,18 +418,13 @@ class Engine:
 
     def _no_frames(self, streams: list[Stream]) -> Frames:
         """`_frames` when no stream has a frame due: empty arrays of the usual shapes."""
-        e = lambda *shape: np.zeros((0, *shape), np.float32)  # noqa: E731
-        out = Frames(stream=np.zeros(0, np.int64), seq=np.zeros(0, np.int64),
-                     timestamp=np.zeros(0, np.float64), arkit=e(vocab.NUM_ARKIT),
-                     expression=self._expressions(e(vocab.NUM_ARKIT)),
-                     jaw_pose=e(3), neck_pose=e(3), eye_pose=e(6), emotion=e(vocab.NUM_EMOTIONS),
-                     intensity=np.zeros(0, np.float32))
+        out = Frames.empty(self._expressions(np.zeros((0, vocab.NUM_ARKIT), np.float32)))
         for s in streams:
             s.frames = out.part(0, 0)
             if s.want_vertices:
-                s.frames.vertices = e(self.head.num_vertices, 3)
+                s.frames.vertices = np.zeros((0, self.head.num_vertices, 3), np.float32)
         if streams and all(s.want_vertices for s in streams):
-            out.vertices = e(self.head.num_vertices, 3)
+            out.vertices = np.zeros((0, self.head.num_vertices, 3), np.float32)
         return out
 
     def _expressions(self, arkit: np.ndarray) -> np.ndarray:
