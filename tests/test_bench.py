@@ -150,7 +150,7 @@ def test_the_limit_counts_the_models_products_as_its_config_says():
     h = c["gru_hidden"]
     gru = sum(v for k, v in per_step.items() if "GRU" in k)
     assert gru == 3 * h * (c["channels"] + h)
-    assert per_step["/net/frontend/Conv"] == WIN_SAMPLES * 2 * (N_FFT // 2 + 1)
+    assert per_step["/net/frontend/MatMul"] == WIN_SAMPLES * 2 * (N_FFT // 2 + 1)
     assert all(p["macs"] > 0 and len(p["gemm"]) == 3 for p in products.values())
 
 

@@ -16,9 +16,10 @@ import numpy as np
 from .. import vocab
 
 INT8_QUALITY_TOLERANCE = 0.03  # relative, on LVE and closure rate
-# The DFT frontend (a Conv) and the GRU stay float: onnxruntime's dynamic quantisation has no
+# The DFT frontend (the /net/frontend/ products) and the GRU stay float: onnxruntime's dynamic quantisation has no
 # GRU kernel, and an 8-bit DFT would quantise the spectrum every later layer reads.
 QUANTISED_OPS = ("MatMul", "Gemm")
+FRONTEND_PREFIX = "/net/frontend/"
 
 
 def quantize_int8(src: str | Path, dst: str | Path) -> Path:
@@ -27,8 +28,10 @@ def quantize_int8(src: str | Path, dst: str | Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    frontend = [n.name for n in onnx.load(str(src), load_external_data=False).graph.node
+                if n.name.startswith(FRONTEND_PREFIX)]
     quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=list(QUANTISED_OPS))
+                     op_types_to_quantize=list(QUANTISED_OPS), nodes_to_exclude=frontend)
     model, meta = onnx.load(str(dst)), onnx.load(str(src), load_external_data=False).metadata_props
     have = {p.key for p in model.metadata_props}
     for p in meta:
