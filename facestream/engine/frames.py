@@ -55,10 +55,9 @@ class Frames:
         return len(self.seq)
 
     @classmethod
-    def empty(cls, expression: np.ndarray) -> "Frames":
-        """No frames; expression: the 0 x K_head array (the arkit array on an ARKit head)."""
+    def empty(cls, arkit: np.ndarray, expression: np.ndarray) -> "Frames":
+        """No frames: arkit 0 x K and expression 0 x K_head (the same array on an ARKit head)."""
         e = lambda *shape: np.zeros((0, *shape), np.float32)  # noqa: E731
-        arkit = expression if expression.shape[1] == vocab.NUM_ARKIT else e(vocab.NUM_ARKIT)
         return cls(stream=np.zeros(0, np.int64), seq=np.zeros(0, np.int64),
                    timestamp=np.zeros(0, np.float64), arkit=arkit, expression=expression,
                    jaw_pose=e(3), neck_pose=e(3), eye_pose=e(6), emotion=e(vocab.NUM_EMOTIONS),

@@ -418,7 +418,8 @@ class Engine:
 
     def _no_frames(self, streams: list[Stream]) -> Frames:
         """`_frames` when no stream has a frame due: empty arrays of the usual shapes."""
-        out = Frames.empty(self._expressions(np.zeros((0, vocab.NUM_ARKIT), np.float32)))
+        arkit = np.zeros((0, vocab.NUM_ARKIT), np.float32)
+        out = Frames.empty(arkit, self._expressions(arkit))
         for s in streams:
             s.frames = out.part(0, 0)
             if s.want_vertices:
