@@ -1,4 +1,5 @@
 """VMC protocol output, checked by python-osc's own OSC server (not our parser)."""
+import contextlib
 import json
 import os
 import re
@@ -247,19 +248,8 @@ def test_serve_vmc_end_to_end():
     x = (np.sin(2 * np.pi * 3 * np.arange(32000) / 16000).clip(0) * 0.5
          * np.sin(2 * np.pi * 180 * np.arange(32000) / 16000)).astype(np.float32)
     with Receiver() as rx:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen([sys.executable, "-m", "facestream", "serve", "--port", "0",
-                                 "--vmc", f"127.0.0.1:{rx.port}"], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, env=env)
+        proc, url = _start_serve(rx.port)
         try:
-            url = None
-            for line in proc.stdout:
-                m = re.search(r"(ws://\S+/ws)", line)
-                if m:
-                    url = m.group(1)
-                if "VMC: sending" in line:
-                    break
-            assert url, "serve did not print its address"
             with connect(url, compression=None, open_timeout=10) as c:
                 json.loads(c.recv(10))
                 c.send(json.dumps({"type": "start", "sample_rate": 16000, "format": "f32le"}))
@@ -285,11 +275,29 @@ def test_serve_vmc_end_to_end():
     assert m and int(m.group(1)) == len(frames), out[-500:]
 
 
-def _start_serve(rx_port: int) -> tuple[subprocess.Popen, str]:
+@contextlib.contextmanager
+def _serving(rx_port: int, preexec_fn=None):
+    """(serve process, ws url); the process is killed on the way out if it still runs."""
+    proc, url = _start_serve(rx_port, preexec_fn)
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _assert_clean_exit(proc: subprocess.Popen, out: str) -> None:
+    assert proc.returncode == 0, out[-1000:]
+    assert re.search(r"VMC: \d+ frames sent, 0 failed", out), out[-1000:]
+    assert "Traceback" not in out, out[-2000:]
+
+
+def _start_serve(rx_port: int, preexec_fn=None) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "facestream", "serve", "--port", "0",
                              "--vmc", f"127.0.0.1:{rx_port}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+                            stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=preexec_fn)
     url = None
     for line in proc.stdout:
         m = re.search(r"(ws://\S+/ws)", line)
@@ -309,27 +317,30 @@ def test_serve_stops_on_sigint_mid_session(signals):
     from websockets.sync.client import connect
 
     x = (0.3 * np.sin(2 * np.pi * 180 * np.arange(16000) / 16000)).astype(np.float32)
-    with Receiver() as rx:
-        proc, url = _start_serve(rx.port)
-        try:
-            with connect(url, compression=None, open_timeout=10) as c:
-                json.loads(c.recv(10))
-                c.send(json.dumps({"type": "start", "sample_rate": 16000, "format": "f32le"}))
-                with pytest.raises(ConnectionClosed):  # the server closes it, not us
-                    for i in range(0, len(x), 320):
-                        c.send(x[i:i + 320].tobytes())
-                        if i == 320 * 25:  # half a second in, with the session live
-                            for _ in range(signals):
-                                proc.send_signal(signal.SIGINT)
-                                time.sleep(0.05)
-                        time.sleep(0.02)
-                    while True:
-                        c.recv(10)
-            out = proc.communicate(timeout=20)[0]
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    assert proc.returncode == 0, out[-1000:]
-    assert re.search(r"VMC: \d+ frames sent, 0 failed", out), out[-1000:]
-    assert "Traceback" not in out, out[-2000:]
+    with Receiver() as rx, _serving(rx.port) as (proc, url):
+        with connect(url, compression=None, open_timeout=10) as c:
+            json.loads(c.recv(10))
+            c.send(json.dumps({"type": "start", "sample_rate": 16000, "format": "f32le"}))
+            with pytest.raises(ConnectionClosed):  # the server closes it, not us
+                for i in range(0, len(x), 320):
+                    c.send(x[i:i + 320].tobytes())
+                    if i == 320 * 25:  # half a second in, with the session live
+                        for _ in range(signals):
+                            proc.send_signal(signal.SIGINT)
+                            time.sleep(0.05)
+                    time.sleep(0.02)
+                while True:
+                    c.recv(10)
+        out = proc.communicate(timeout=20)[0]
+    _assert_clean_exit(proc, out)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_serve_stops_when_started_as_a_background_job(sig):
+    """A shell starts background jobs with SIGINT ignored, and asyncio.run then installs no
+    Ctrl-C handler; serve handles SIGINT and SIGTERM itself, so both still stop it cleanly."""
+    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    with Receiver() as rx, _serving(rx.port, preexec_fn=ignore_sigint) as (proc, _):
+        proc.send_signal(sig)
+        out = proc.communicate(timeout=20)[0]
+    _assert_clean_exit(proc, out)

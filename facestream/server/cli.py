@@ -94,8 +94,31 @@ def _serve(args) -> int:
         if vmc is not None:
             print(f"VMC: sending to {args.vmc} ({args.vmc_names} names)", flush=True)
 
+    async def serve_until_stopped() -> None:
+        """run_server until Ctrl-C or SIGTERM. The handlers are ours (as `animate` installs
+        its own): asyncio.run's is skipped when the parent left SIGINT ignored, as a shell
+        does for a background job, and SIGTERM would otherwise kill without the shutdown."""
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        stopping = []
+
+        def stop() -> None:
+            stopping.append(True)
+            for sig in signals:  # a second one gets Python's default: Ctrl-C cuts the
+                loop.remove_signal_handler(sig)  # (bounded) shutdown short
+            task.cancel()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in signals:
+                loop.add_signal_handler(sig, stop)
+        try:
+            await run_server(engine, opts, ready)
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+
     try:
-        asyncio.run(run_server(engine, opts, ready))
+        asyncio.run(serve_until_stopped())
     except KeyboardInterrupt:  # a second Ctrl-C cut the (bounded) shutdown short
         pass
     finally:
