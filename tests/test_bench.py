@@ -117,8 +117,10 @@ def test_quick_bench_report_is_complete(tmp_path):
     assert set(items["latency"]["measured"]) == {"30", "60"}
     assert "skipped" in items["mic"] or all("p50_ms" in c or "skipped" in c
                                             for c in items["mic"]["configs"].values())
-    for mode in ("batched", "unbatched"):
+    for mode in ("batched", "sharded", "unbatched"):
         assert items["throughput"][mode]["curve"] and items["throughput"][mode]["max_streams"] >= 0
+    assert items["throughput"]["best_batched"] == max(items["throughput"][m]["max_streams"]
+                                                      for m in ("batched", "sharded"))
     assert items["memory"]["runtime"].get("torch_loaded") is False or "skipped" in items["memory"]["runtime"]
     assert "structural" in items["peers"] and ("ratio" in items["peers"]
                                                or "skipped" in items["peers"]["wav2vec2_base"])

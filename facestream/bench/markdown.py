@@ -80,14 +80,17 @@ def _mic(item: dict) -> list[str]:
 
 def _throughput(item: dict) -> list[str]:
     rows = []
-    for mode in ("batched", "unbatched"):
+    for mode in ("batched", "sharded", "unbatched"):
+        if mode not in item:  # (a report from before the sharded mode)
+            continue
         r = item[mode]
         curve = ", ".join(f"{t['streams']}: {_f(t['p99_ms'], 1)}" for t in r["curve"])
         rows.append([mode, f"**{r['max_streams']}**" + (" (search limit)" if r["capped_at_limit"] else ""),
                      _f(r["first_failing"]), curve])
     return [f"{item['fps']} fps streams, {item['chunk_ms']} ms chunks each on a fixed schedule, "
-            f"{item['backend']} with {item['threads']} threads, {item['trial_seconds']:g} s per "
-            f"trial; a count passes when p99 frame latency < {item['p99_bound_ms']:g} ms and "
+            f"{item['backend']}, {item['trial_seconds']:g} s per trial. batched: one process, "
+            f"{item['threads']} threads; sharded: the streams split over {item.get('workers', '?')} "
+            "processes (one per core, 1 thread each), each batching its share; a count passes when p99 frame latency < {item['p99_bound_ms']:g} ms and "
             "≥ 90% of the frames came out.", ""] + _table(
         ["decode", "most streams", "first failing", "p99 ms by stream count"], rows)
 
@@ -190,7 +193,7 @@ def _limit(item: dict) -> list[str]:
               f"{item['model_streams_per_core']:.0f} streams per core = "
               f"**{100 * item['model_fraction']:.0f}% of the limit**."]
     if "measured_streams" in item:
-        lines.append(f"Engine, batched (throughput above): {item['measured_streams']} streams = "
+        lines.append(f"Engine, batched (best of the throughput modes above): {item['measured_streams']} streams = "
                      f"**{100 * item['measured_fraction']:.0f}% of the limit** on {item['cores']} cores.")
     return lines
 

@@ -38,13 +38,14 @@ def plot_throughput(throughput: dict, path: Path) -> Path:
     """p99 (solid) and p50 (dotted) frame latency against concurrent streams."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for mode in ("batched", "unbatched"):
+    modes = [m for m in ("batched", "sharded", "unbatched") if m in throughput]
+    for mode in modes:
         curve = throughput[mode]["curve"]
         xs = [t["streams"] for t in curve]
         line, = ax.plot(xs, [t["p99_ms"] for t in curve], "o-", label=f"{mode} p99")
         ax.plot(xs, [t["p50_ms"] for t in curve], ":", color=line.get_color(), label=f"{mode} p50")
     ax.axhline(throughput["p99_bound_ms"], color="r", lw=0.8, ls="--", label="p99 bound")
-    counts = [t["streams"] for m in ("batched", "unbatched") for t in throughput[m]["curve"]]
+    counts = [t["streams"] for m in modes for t in throughput[m]["curve"]]
     if counts and max(counts) > 20 * min(counts):
         ax.set_xscale("log")
     ax.set_yscale("log")

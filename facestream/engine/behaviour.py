@@ -102,6 +102,11 @@ MOUTH = np.array([i for i, n in enumerate(vocab.ARKIT_NAMES)
 
 _EYE_LOOK = {(d, s): _K[f"eyeLook{d}{s}"] for d in ("Up", "Down", "In", "Out")
              for s in ("Left", "Right")}
+# Up and Down for both eyes, then a gaze to the subject's left (left eye out, right eye in),
+# then to the right: the order of the weights `Behaviour._look` computes.
+_EYE_LOOK_ROWS = tuple(_EYE_LOOK[k] for k in (("Up", "Left"), ("Up", "Right"), ("Down", "Left"),
+                                              ("Down", "Right"), ("Out", "Left"), ("In", "Right"),
+                                              ("In", "Left"), ("Out", "Right")))
 _BLINK = [_K["eyeBlinkLeft"], _K["eyeBlinkRight"]]
 _WIDE = [_K["eyeWideLeft"], _K["eyeWideRight"]]
 _BROW_OUTER = [_K["browOuterUpLeft"], _K["browOuterUpRight"]]
@@ -230,7 +235,10 @@ class Behaviour:
         # head
         h = self._rng_head
         self.drift = [h.normal(0, s) for s in DRIFT_DEG]
-        self._noise, self._noise_at = np.zeros((0, 3)), 0  # the drift's innovations, drawn in blocks
+        self._noise, self._noise_at = [], 0  # the drift's innovations, drawn in blocks
+        # Each drift axis per frame: d = a * d + gain * N(0, 1), an AR(1) of std sd.
+        steps = [(sd, math.exp(-self.dt / tau)) for sd, tau in zip(DRIFT_DEG, DRIFT_TAU_S)]
+        self._drift_steps = [(a, sd * math.sqrt(1 - a * a)) for sd, a in steps]
         self.breath_phase = h.uniform(0, 2 * math.pi)
         self.nods: list[tuple] = []  # (start, amplitude rad, length)
         self.model_slow = 0.0  # the model's neck pitch, slowly
@@ -421,16 +429,12 @@ class Behaviour:
                 self.fix_start, self.next_fix = t, self._fixation_length()
         else:
             self.gaze = (self.fix[0] + self.micro[0], self.fix[1] + self.micro[1])
-        yaw, pitch = (math.radians(_clip_gaze(v)) for v in self.gaze)
+        yaw, pitch = math.radians(_clip_gaze(self.gaze[0])), math.radians(_clip_gaze(self.gaze[1]))
         rad = vocab.EYE_LOOK_RAD
         up, down = max(pitch, 0.0) / rad["Up"], max(-pitch, 0.0) / rad["Down"]
         left, right = max(yaw, 0.0), max(-yaw, 0.0)  # towards the subject's left / right
-        for i, w in ((_EYE_LOOK["Up", "Left"], up), (_EYE_LOOK["Up", "Right"], up),
-                     (_EYE_LOOK["Down", "Left"], down), (_EYE_LOOK["Down", "Right"], down),
-                     (_EYE_LOOK["Out", "Left"], left / rad["Out"]),
-                     (_EYE_LOOK["In", "Right"], left / rad["In"]),
-                     (_EYE_LOOK["In", "Left"], right / rad["In"]),
-                     (_EYE_LOOK["Out", "Right"], right / rad["Out"])):
+        for i, w in zip(_EYE_LOOK_ROWS, (up, up, down, down, left / rad["Out"], left / rad["In"],
+                                         right / rad["In"], right / rad["Out"])):
             if w:
                 arkit[i] = min(1.0, arkit[i] + w)
         for i in _BLINK if down else ():
@@ -442,14 +446,13 @@ class Behaviour:
     def _head(self, neck, accent: float) -> None:
         h, t, dt, amount = self._rng_head, self.t, self.dt, self.options.head
         idle = amount * (TALKING_IDLE if self.talking else 1.0)
-        if self._noise_at == len(self._noise):
-            self._noise, self._noise_at = h.normal(size=(256, 3)), 0
+        if self._noise_at == len(self._noise):  # (Python floats: cheaper per frame than numpy's)
+            self._noise, self._noise_at = h.normal(size=(256, 3)).tolist(), 0
         noise = self._noise[self._noise_at]
         self._noise_at += 1
         d = self.drift
-        for i, (sd, tau) in enumerate(zip(DRIFT_DEG, DRIFT_TAU_S)):
-            a = math.exp(-dt / tau)
-            d[i] = a * d[i] + sd * math.sqrt(1 - a * a) * noise[i]
+        for i, (a, gain) in enumerate(self._drift_steps):
+            d[i] = a * d[i] + gain * noise[i]
         breath = BREATH_DEG * math.sin(2 * math.pi * BREATH_HZ * t + self.breath_phase)
         # The model nods on accents too: top its nod up to the target, never add a second one.
         a = math.exp(-dt / MODEL_NOD_TAU_S)
@@ -471,9 +474,9 @@ class Behaviour:
             want = HEAD_FOLLOWS_GAZE * self.fix[i] if averted else 0.0
             self.follow[i] += k * (want - self.follow[i])
         # neck x: pitch (positive nods down); y: yaw (towards the subject's left); z: roll
-        neck[0] += nod + math.radians(idle * (d[0] + breath) - amount * self.follow[1])
-        neck[1] += math.radians(idle * d[1] + amount * self.follow[0])
-        neck[2] += math.radians(idle * d[2])
+        neck += np.array((nod + math.radians(idle * (d[0] + breath) - amount * self.follow[1]),
+                          math.radians(idle * d[1] + amount * self.follow[0]),
+                          math.radians(idle * d[2])), np.float32)
 
 
 def _clip_gaze(v: float) -> float:

@@ -264,6 +264,7 @@ class Engine:
         one such a head is retargeted (`retarget.cached_retarget`: fitted once, then read from
         the user cache) unless retarget=False, which leaves only the jaw, neck and eyes."""
         path = Path(model) if model is not None else default_model_path()
+        self.model_path = path
         self.backend = open_backend(path, backend, threads)
         self.info = self.backend.info
         self.head = head if isinstance(head, Head) else load_head(head)
