@@ -219,8 +219,8 @@ class Stream:
         self._track_len = end
 
     def _due(self):
-        """The output frames the track now covers -> (seq, time, track rows a and b F x D,
-        weight w: F lists but the rows): frame = (1 - w) * a + w * b (the engine blends the
+        """The output frames the track now covers -> (seq, time, track rows a and b F x D
+        (None when F = 0), weight w: F lists but the rows): frame = (1 - w) * a + w * b (the engine blends the
         frames of many streams at once). Rows no later frame needs are dropped. A stream has
         a frame or two per chunk: Python floats beat numpy's per-call cost here."""
         have = self._track_base + self._track_len  # internal frames decoded so far
@@ -245,6 +245,8 @@ class Stream:
             ib.append(max(i0, i1) - self._track_base)
             ws.append(p - i0 if i1 > i0 else 0.0)
             self._next_out += 1
+        if not seq:  # nothing due (the last call already dropped what it could)
+            return seq, times, None, None, ws
         a, b = self._track[ia], self._track[ib]
         drop = int(math.floor(max(0.0, self._next_out / self.fps * vocab.INTERNAL_FPS - 0.5))) - self._track_base
         if drop > 0:
@@ -335,7 +337,7 @@ class Engine:
         emo = np.empty((batch, n, vocab.NUM_EMOTIONS + 1), np.float32)  # B x n x (E+1)
         for b, s in enumerate(group):
             s._take(n, audio[b], emo[b])
-        power = np.square(audio.reshape(batch, n, hop)).mean(2)  # B x n
+        power = np.add.reduce(np.square(audio.reshape(batch, n, hop)), 2) / hop  # B x n: the mean
         level = 10 * np.log10(power + 1e-10)  # dB re full scale
         cond = np.concatenate([emo[..., :-1] * emo[..., -1:], emo[..., -1:]], axis=-1)
         out, new = self.backend.step(audio, cond, self._gather_states(group))
