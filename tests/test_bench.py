@@ -79,6 +79,32 @@ def test_readme_section_is_rewritten_between_markers(tmp_path):
         rewrite_readme(tmp_path / "bare.md", "x")
 
 
+def test_several_runs_report_the_median_with_the_spread():
+    """Three runs: each target's value is the median, all three values are kept, the pass is
+    judged on the median, the sections come from the median run, and the markdown says so."""
+    from facestream.bench.report import combine
+    runs = []
+    for k, (ms, streams) in enumerate(((0.30, 700), (0.20, 400), (0.26, 520))):
+        rep = _report({"compute": {"backends": {"onnxruntime": {"20": {"engine": {"median_ms": ms}}}}},
+                       "throughput": {"best_batched": streams}})
+        rep["started"] = f"run{k}"
+        rep["targets"] = judge(rep)
+        runs.append(rep)
+    both = combine(runs)
+    engine = both["targets"]["compute per 20 ms chunk, 1 thread"]
+    streams = both["targets"]["concurrent 30 fps streams with p99 < 50 ms"]
+    assert engine["value"] == pytest.approx(0.26) and engine["runs_values"] == [0.30, 0.20, 0.26]
+    assert engine["pass"] is False and streams["value"] == 520 and streams["pass"] is True
+    assert both["details_from_run"] == 3 and both["items"]["throughput"]["best_batched"] == 520
+    assert [r["started"] for r in both["runs"]] == ["run0", "run1", "run2"]
+    assert runs[0]["targets"]["compute per 20 ms chunk, 1 thread"]["value"] == 0.30  # not mutated
+    from facestream.bench.stats import describe_machine
+    both["items"], both["machine"] = {}, describe_machine()
+    text = render(both)
+    assert "3 quick runs" in text and "| median | runs (spread) |" in text and "0.30, 0.20, 0.26" in text
+    assert combine(runs[:1]) is runs[0]
+
+
 def _finite_numbers(x):
     if isinstance(x, dict):
         return all(_finite_numbers(v) for v in x.values())

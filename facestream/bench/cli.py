@@ -1,8 +1,8 @@
 """`facestream bench`: run the benchmarks, write JSON, markdown, plots and the README section.
 
     facestream bench --quick --json out/bench.json                    # CI-sized, ~1-2 min
-    facestream bench --json docs/bench/bench.json --markdown docs/bench/bench.md \\
-        --plots docs/bench --readme README.md                         # the full run
+    facestream bench --runs 3 --json docs/bench/bench.json --markdown docs/bench/bench.md \\
+        --plots docs/bench --readme README.md                         # the full runs
     facestream bench --from-json docs/bench/bench.json --readme README.md   # re-render only
 """
 from __future__ import annotations
@@ -22,8 +22,10 @@ def add_parser(sub) -> None:
                    "the facestream-bench markers of this file")
     p.add_argument("--only", metavar="ITEMS", help="comma-separated items to run (compute, "
                    "latency, mic, throughput, server, viewer, memory, peers, quality, limit, int8)")
-    p.add_argument("--from-json", metavar="IN", help="render an existing report instead of "
-                   "running the benchmarks")
+    p.add_argument("--from-json", metavar="IN", nargs="+", help="render existing reports "
+                   "instead of running the benchmarks (several: combined as --runs does)")
+    p.add_argument("--runs", type=int, default=1, metavar="N", help="run the benchmarks N "
+                   "times in a row and report each target's median with the spread (default 1)")
     p.set_defaults(func=_cmd_bench)
 
 
@@ -37,12 +39,15 @@ def _cmd_bench(args) -> int:
     from pathlib import Path
 
     from .markdown import render, rewrite_readme
-    from .report import options, problems, run_bench
+    from .report import combine, options, problems, run_bench
+    if args.runs < 1:
+        print("facestream bench: --runs must be at least 1", file=sys.stderr)
+        return 2
     if args.from_json:
-        report = json.loads(Path(args.from_json).read_text())
+        report = combine([json.loads(Path(p).read_text()) for p in args.from_json])
     else:
         only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else ()
-        report = run_bench(options(args.quick, only))
+        report = combine([run_bench(options(args.quick, only)) for _ in range(args.runs)])
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")

@@ -215,12 +215,26 @@ def render(report: dict, plots: dict[str, str] | None = None, level: int = 2) ->
     """Markdown for a report; `plots`: {item: image path as the markdown should link it}."""
     h = "#" * level
     plots = plots or {}
-    lines = [f"Machine: {machine_line(report['machine'])}.",
-             f"Run: {'quick (CI-sized)' if report['quick'] else 'full'}, {report['started']}, "
-             f"{report['duration_s']:g} s.", "", f"{h} Targets", ""]
-    lines += _table(["target", "goal", "measured", "pass"],
-                    [[k, t["target"], _f(t["value"]) if t["measured"] else "not measured",
-                      "**yes**" if t["pass"] else "no"] for k, t in report["targets"].items()])
+    lines = [f"Machine: {machine_line(report['machine'])}."]
+    runs = report.get("runs")
+    if runs:
+        lines.append(f"Runs: {len(runs)} {'quick' if report['quick'] else 'full'} runs, "
+                     + ", ".join(f"{r['started']} ({r['duration_s']:g} s)" for r in runs)
+                     + f"; targets: the median of the runs with their spread; the sections below "
+                     f"are run {report['details_from_run']} (the median engine path).")
+    else:
+        lines.append(f"Run: {'quick (CI-sized)' if report['quick'] else 'full'}, "
+                     f"{report['started']}, {report['duration_s']:g} s.")
+    lines += ["", f"{h} Targets", ""]
+    if runs:
+        lines += _table(["target", "goal", "median", "runs (spread)", "pass"],
+                        [[k, t["target"], _f(t["value"]) if t["measured"] else "not measured",
+                          ", ".join(_f(v) for v in t.get("runs_values", [])) or "–",
+                          "**yes**" if t["pass"] else "no"] for k, t in report["targets"].items()])
+    else:
+        lines += _table(["target", "goal", "measured", "pass"],
+                        [[k, t["target"], _f(t["value"]) if t["measured"] else "not measured",
+                          "**yes**" if t["pass"] else "no"] for k, t in report["targets"].items()])
     for n, (key, title) in enumerate(ITEMS.items(), 1):
         if key not in report["items"]:
             continue
