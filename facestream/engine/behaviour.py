@@ -100,13 +100,10 @@ MAX_ARTICULATION = 2.0
 MOUTH = np.array([i for i, n in enumerate(vocab.ARKIT_NAMES)
                   if n.startswith(("jaw", "mouth")) or n == "tongueOut"])
 
-_EYE_LOOK = {(d, s): _K[f"eyeLook{d}{s}"] for d in ("Up", "Down", "In", "Out")
-             for s in ("Left", "Right")}
 # Up and Down for both eyes, then a gaze to the subject's left (left eye out, right eye in),
 # then to the right: the order of the weights `Behaviour._look` computes.
-_EYE_LOOK_ROWS = tuple(_EYE_LOOK[k] for k in (("Up", "Left"), ("Up", "Right"), ("Down", "Left"),
-                                              ("Down", "Right"), ("Out", "Left"), ("In", "Right"),
-                                              ("In", "Left"), ("Out", "Right")))
+_EYE_LOOK_ROWS = tuple(_K[f"eyeLook{n}"] for n in ("UpLeft", "UpRight", "DownLeft", "DownRight",
+                                                  "OutLeft", "InRight", "InLeft", "OutRight"))
 _BLINK = [_K["eyeBlinkLeft"], _K["eyeBlinkRight"]]
 _WIDE = [_K["eyeWideLeft"], _K["eyeWideRight"]]
 _BROW_OUTER = [_K["browOuterUpLeft"], _K["browOuterUpRight"]]
