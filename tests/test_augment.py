@@ -5,13 +5,14 @@ from scipy import signal
 from facestream import vocab
 from facestream.training.corpus import Targets
 from facestream.training.corpus.augment import (
-    AugmentConfig, Augmenter, add_noise, active_power, make_rir, pad_targets, reverberate,
+    AugmentConfig, Augmenter, add_noise, active_power, gsm_round_trip, make_rir, pad_targets,
+    reverberate,
 )
 from facestream.training.phonemes import PHONE_INDEX
 
 SR = vocab.SAMPLE_RATE
 ALL_ON = {f: 1.0 for f in AugmentConfig.__dataclass_fields__
-          if f.startswith("p_") and f not in ("p_soft_clip", "p_mulaw", "p_narrowband")}
+          if f.startswith("p_") and f not in ("p_soft_clip", "p_mulaw", "p_narrowband", "p_gsm")}
 
 
 def speechlike(seconds=2.0, seed=0):
@@ -172,3 +173,19 @@ def test_bad_config_and_input_raise_with_the_fix():
         Augmenter()(np.zeros((100, 2), np.float32), 0)
     with pytest.raises(ValueError, match="babble_pool"):
         Augmenter(babble_pool=[np.zeros(0, np.float32)])
+
+
+def test_gsm_round_trip_keeps_speech_band_and_length_and_drops_the_top():
+    """GSM 06.10 through 8 kHz (sox): same length, no shift, speech below 3.4 kHz kept,
+    nothing above 4 kHz; with p_gsm=1 the augmenter's channel is the codec."""
+    x = speechlike(2.0)
+    y = gsm_round_trip(x)
+    assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
+    lag = np.argmax(np.correlate(y[4000:12000], x[4000 - 40:12000 + 40], "valid")) - 40
+    assert abs(lag) <= 2, f"the codec round trip shifted the audio by {lag} samples"
+    assert band_energy(y, 200, 3400) > 0.5 * band_energy(x, 200, 3400)
+    assert band_energy(y, 4500, 8000) < 1e-3 * band_energy(x, 4500, 8000)
+    only = {f: 0.0 for f in AugmentConfig.__dataclass_fields__ if f.startswith("p_")}
+    coded = Augmenter(AugmentConfig(**{**only, "p_gsm": 1.0}))(x, 0).audio
+    plain = Augmenter(AugmentConfig(**only))(x, 0).audio
+    assert band_energy(coded, 4500, 8000) < 1e-3 * band_energy(plain, 4500, 8000)

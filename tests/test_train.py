@@ -26,6 +26,13 @@ def test_config_file_and_overrides(tmp_path):
         load_config(None, ["nope=1"])
     with pytest.raises(ValueError, match="key=value"):
         load_config(None, ["steps"])
+    # augment_config: AugmentConfig fields, merged from the file and --set, checked by name
+    f.write_text('{"augment_config": {"p_gsm": 0.2, "p_eq": 0.1}}')
+    cfg = load_config(str(f), ["augment_config.p_eq=0.5"])
+    assert cfg.augment_config == {"p_gsm": 0.2, "p_eq": 0.5}
+    cfg.validate()
+    with pytest.raises(ValueError, match="AugmentConfig"):
+        load_config(None, ["augment_config.p_gsmm=0.2"]).validate()
 
 
 def test_train_writes_log_checkpoint_and_resumes(tiny_corpus, tmp_path):

@@ -70,6 +70,7 @@ class TrainConfig:
     # U(1 - vtlp, 1 + vtlp) (vocal tract length perturbation, in the frontend); 0: off.
     vtlp: float = 0.0
     real_weight: float = 1.0  # how much likelier a second of recorded speech is drawn than synthetic
+    augment_config: dict = field(default_factory=dict)  # AugmentConfig fields to change, e.g. p_gsm
     warmup_frames: int = 25  # frames at a mid-utterance window start left out of the loss
     closed_mm: float = 1.0  # target lip gap below which the lips count as closed
     # True: only the BCE trains the lips-closed output (a classifier); the face losses see its
@@ -100,6 +101,12 @@ class TrainConfig:
         if not 0.0 <= self.vtlp < 0.5 or self.real_weight <= 0:
             raise ValueError(f"vtlp must be in [0, 0.5) and real_weight > 0, got {self.vtlp}, "
                              f"{self.real_weight}")
+        from .corpus.augment import AugmentConfig
+        try:
+            AugmentConfig(**self.augment_config)
+        except TypeError as e:
+            raise ValueError(f"augment_config: {e}; its keys are AugmentConfig's fields "
+                             "(training/corpus/augment.py)") from None
         if self.closure_label not in ("phones", "gap"):
             raise ValueError(f"closure_label must be 'phones' or 'gap', got {self.closure_label!r}")
         if self.window_s * vocab.INTERNAL_FPS <= self.warmup_frames + self.model.lookahead + 2:
@@ -168,8 +175,22 @@ def apply_overrides(cfg, overrides: dict):
             else:
                 top[head] = _coerce(value, cur) if isinstance(value, str) else value
     for head, sub in nested.items():
-        top[head] = apply_overrides(getattr(cfg, head), sub)
+        cur = getattr(cfg, head)
+        if isinstance(cur, dict):  # a free-form dict field (augment_config): keys merged
+            top[head] = {**cur, **{k: _json_or_str(v) for k, v in sub.items()}}
+        else:
+            top[head] = apply_overrides(cur, sub)
     return replace(cfg, **top)
+
+
+def _json_or_str(value):
+    """A --set value for a dict field: JSON when it parses (0.2, true, [1, 2]), else the text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def load_config(path: str | None = None, sets: list[str] | None = None) -> TrainConfig:
@@ -343,9 +364,9 @@ def load_clips(corpus_root: str, split: str = "train", limit_hours: float = 0.0)
 class _AugmentAdapter:
     """Augmenter returns (audio, pad_front, pad_back); padding is off in training windows."""
 
-    def __init__(self, babble_pool):
+    def __init__(self, babble_pool, overrides: dict | None = None):
         from .corpus.augment import AugmentConfig, Augmenter
-        self.aug = Augmenter(AugmentConfig(p_pad=0.0), babble_pool=babble_pool)
+        self.aug = Augmenter(AugmentConfig(p_pad=0.0, **(overrides or {})), babble_pool=babble_pool)
 
     def __call__(self, audio, rng):
         return self.aug(audio, rng).audio
@@ -406,7 +427,7 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
         clips = load_clips(cfg.corpus, "train")
     rng = np.random.default_rng(cfg.seed * 1000 + rank)
     babble = [pcm16_to_float(c["audio"]) for c in clips[:: max(1, len(clips) // 200)]]
-    sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble) if cfg.augment else None, rng)
+    sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble, cfg.augment_config) if cfg.augment else None, rng)
     head = load_head()
     device = torch.device(cfg.device)
     net = StreamingFaceNet(cfg.model).to(device)

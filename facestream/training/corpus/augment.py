@@ -75,6 +75,9 @@ class AugmentConfig:
     p_telephone: float = 0.05
     telephone_band_hz: tuple[float, float] = (300.0, 3400.0)
     p_narrowband: float = 0.05
+    # the GSM 06.10 full-rate codec at 8 kHz (sox), as Asterisk's .gsm prompts and much of
+    # telephony carry speech; drawn before the two above (0: off, the corpus' default)
+    p_gsm: float = 0.0
     # resampling artefacts: down to a rate and back with a drawn anti-alias window
     p_resample: float = 0.1
     resample_rates: tuple[int, ...] = (8000, 11025, 12000, 22050, 24000)
@@ -192,7 +195,9 @@ class Augmenter:
             x = add_noise(x, self._noise(kind, len(x), rng), rng.uniform(*c.snr_db))
         if _draw(rng, c.p_eq):
             x = zero_phase(x, random_eq(rng, c))
-        if _draw(rng, c.p_telephone):
+        if c.p_gsm and _draw(rng, c.p_gsm):
+            x = gsm_round_trip(x)
+        elif _draw(rng, c.p_telephone):
             x = through_8k(zero_phase(x, telephone_sos(c.telephone_band_hz)))
         elif _draw(rng, c.p_narrowband):
             x = through_8k(x)
@@ -363,6 +368,23 @@ def _resample_filter(max_rate: int, kaiser_beta: float) -> np.ndarray:
 def through_8k(x: np.ndarray) -> np.ndarray:
     """Narrowband: everything above 4 kHz removed by a round trip through 8 kHz."""
     return resample_round_trip(x, 8000, 8.0)
+
+
+def gsm_round_trip(x: np.ndarray) -> np.ndarray:
+    """16 kHz float -> GSM 06.10 at 8 kHz -> 16 kHz float, same length (sox, which
+    `make data-deps` installs; its rate effect does both resamplings)."""
+    import subprocess
+    raw = ["-t", "f32", "-r", str(vocab.SAMPLE_RATE), "-c", "1"]
+    gsm = ["-t", "gsm", "-r", "8000", "-c", "1"]
+    try:
+        coded = subprocess.run(["sox", "-V1", *raw, "-", *gsm, "-"], check=True, capture_output=True,
+                               input=np.clip(x, -1.0, 1.0).astype(np.float32).tobytes()).stdout
+        back = subprocess.run(["sox", "-V1", *gsm, "-", *raw, "-"], check=True, capture_output=True,
+                              input=coded).stdout
+    except FileNotFoundError:
+        raise RuntimeError("GSM augmentation (p_gsm) needs sox: make data-deps") from None
+    y = np.frombuffer(back, np.float32)[:len(x)]
+    return np.pad(y, (0, len(x) - len(y))).astype(np.float32)
 
 
 def hard_clip(x: np.ndarray, level: float) -> np.ndarray:

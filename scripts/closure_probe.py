@@ -1,0 +1,117 @@
+"""Why bilabial closure does not carry over to unseen real voices (issue 12): a probe of the
+lips-closed output, separate from the gate that `calibrate` chooses.
+
+For each held-out split (and, for synthetic test speech, through telephone channels: 8 kHz
+band, GSM 06.10 via sox) it reports
+  * AUC of the closure probability at phone centres, /p b m/ against labiodental, dental,
+    alveolar and velar consonants: how well the classifier separates them at all (1 = always,
+    0.5 = chance); no gate can do better than what this allows;
+  * the median probability at bilabial and at other consonant centres;
+  * closure of the decoded face within +-0, 20, 40, 80 ms of each aligned /p b m/: whether
+    the misses are timing (alignment or the model's lead) or missing closures.
+
+    .venv/bin/python scripts/closure_probe.py build/corpus facestream/assets/default_model.pt \
+        --limit 60 --channels
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import subprocess
+import tempfile
+
+import numpy as np
+
+WINDOWS_FRAMES = (0, 2, 4, 8)  # +- frames at 100 fps
+OTHER = ("labiodental", "dental", "alveolar", "velar")
+
+
+def auc(pos, neg) -> float:
+    """Mann-Whitney AUC of pos > neg (ties counted half)."""
+    from scipy.stats import rankdata
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    r = rankdata(np.concatenate([pos, neg]))
+    return float((r[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def gsm(x: np.ndarray) -> np.ndarray:
+    """16 kHz float32 through GSM 06.10 at 8 kHz and back (sox), same length."""
+    import soundfile as sf
+    with tempfile.TemporaryDirectory() as d:
+        sf.write(f"{d}/a.wav", x, 16000, subtype="FLOAT")
+        subprocess.run(["sox", "-V1", f"{d}/a.wav", "-r", "8000", "-c", "1", f"{d}/a.gsm"], check=True)
+        subprocess.run(["sox", "-V1", f"{d}/a.gsm", "-r", "16000", "-e", "float", "-b", "32",
+                        f"{d}/b.wav"], check=True)
+        y, _ = sf.read(f"{d}/b.wav", dtype="float32")
+    return np.pad(y[:len(x)], (0, max(0, len(x) - len(y)))).astype(np.float32)
+
+
+def probe(pred, mh, seqs) -> dict:
+    import torch
+    from facestream import vocab
+    from facestream.contract import OUT_CLOSURE
+    from facestream.training.evaluate import CLOSED_MM, phone_class, stream_raw
+    pos, neg, pmax = [], [], []
+    within = dict.fromkeys(WINDOWS_FRAMES, 0)
+    for s in seqs:
+        p = torch.sigmoid(stream_raw(pred.model, s)[:, OUT_CLOSURE]).numpy()
+        gap = mh.lip_gap(mh.vertices(*pred(s))) * 1000.0
+        T = len(p)
+        for ph in s.phones:
+            c = phone_class(ph.phone)
+            t = min(int((ph.start + ph.end) / 2 * vocab.INTERNAL_FPS), T - 1)
+            if c == "bilabial":
+                pos.append(p[t])
+                lo = int(ph.start * vocab.INTERNAL_FPS)
+                hi = int(np.ceil(ph.end * vocab.INTERNAL_FPS))
+                for w in within:
+                    a = min(max(0, lo - w), T - 1)
+                    within[w] += bool(gap[a:max(a + 1, min(hi + w, T))].min() < CLOSED_MM)
+            elif c in OTHER:
+                neg.append(p[t])
+    n = max(1, len(pos))
+    return {"sequences": len(seqs), "bilabials": len(pos), "auc": auc(pos, neg),
+            "p_bilabial": float(np.median(pos)) if pos else float("nan"),
+            "p_other": float(np.median(neg)) if neg else float("nan"),
+            "closed_within_ms": {10 * w: v / n for w, v in within.items()}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--limit", type=int, default=60)
+    ap.add_argument("--splits", default="test,val-real-speakers,test-real-speakers")
+    ap.add_argument("--by-speaker", action="store_true", help="real splits also speaker by speaker")
+    ap.add_argument("--channels", action="store_true", help="also synthetic test speech "
+                    "through the 8 kHz band and GSM")
+    args = ap.parse_args(argv)
+    from facestream.engine.head import load_head
+    from facestream.training.corpus.augment import through_8k
+    from facestream.training.evaluate import MeasuredHead, TorchPredictor, load_sequences
+    pred, mh = TorchPredictor(args.checkpoint), MeasuredHead(load_head())
+    seqs = load_sequences(args.corpus, splits=tuple(args.splits.split(",")), limit=args.limit)
+    groups = {}
+    for s in seqs:
+        groups.setdefault(s.split, []).append(s)
+        if args.by_speaker and "real" in s.split:
+            groups.setdefault(f"{s.split}: {s.voice}", []).append(s)
+    if args.channels and "test" in groups:
+        for name, f in (("test, 8 kHz band", lambda x: through_8k(x).astype(np.float32)),
+                        ("test, GSM 06.10", gsm)):
+            groups[name] = [dataclasses.replace(s, audio=f(s.audio)) for s in groups["test"]]
+    print("| split | sequences | bilabials | AUC bilabial vs other consonants | median p bilabial / other | "
+          "closed within ±0 / 20 / 40 / 80 ms |")
+    print("|---|---|---|---|---|---|")
+    for name, group in groups.items():
+        r = probe(pred, mh, group)
+        w = " / ".join(f"{v:.2f}" for v in r["closed_within_ms"].values())
+        print(f"| {name} | {r['sequences']} | {r['bilabials']} | {r['auc']:.3f} | "
+              f"{r['p_bilabial']:.2f} / {r['p_other']:.2f} | {w} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
