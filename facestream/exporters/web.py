@@ -79,7 +79,8 @@ def web_config(info, head, model_file: str = "model.onnx") -> dict:
     layout = json.loads(info.meta["output_layout"])
     beh = _constants(behaviour)
     beh.update({k: v for k, v in _constants(expressive).items() if k.startswith(("BLINK", "DOUBLE"))})
-    beh["EYE_LOOK"] = {f"{d}{s}": i for (d, s), i in behaviour._EYE_LOOK.items()}
+    beh["EYE_LOOK"] = {n[len("eyeLook"):]: i for i, n in enumerate(vocab.ARKIT_NAMES)
+                       if n.startswith("eyeLook")}
     return {
         "format": CONFIG_FORMAT, "version": CONFIG_VERSION,
         "sample_rate": vocab.SAMPLE_RATE, "hop_samples": vocab.HOP_SAMPLES,
