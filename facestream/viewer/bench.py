@@ -1,7 +1,7 @@
 """Viewer benchmarks: offscreen render rate and the live loop's frame rate.
 
     .venv/bin/python -c "from facestream.viewer.bench import bench_render; print(bench_render())"
-    xvfb-run -a .venv/bin/python -c "from facestream.viewer.bench import bench_live; print(bench_live())"
+    xvfb-run -a -s "-screen 0 1024x768x24" .venv/bin/python -c "from facestream.viewer.bench import bench_live; print(bench_live())"
 
 Both reuse the real code paths (Renderer.render; run_live with the bundled clip), so the
 numbers are what `facestream render` and `facestream live` get.
@@ -67,7 +67,7 @@ def bench_live(seconds: float = 3.0, size: int = 512) -> dict:
     """The live loop (engine thread + window drawing as fast as it can) on the bundled clip,
     under the current DISPLAY. -> its statistics, or {"skipped": reason}."""
     if not os.environ.get("DISPLAY"):
-        return {"skipped": "no DISPLAY: run under `xvfb-run -a` or in a desktop session"}
+        return {"skipped": "no DISPLAY: run under `xvfb-run -a -s '-screen 0 1024x768x24'` or in a desktop session"}
     import argparse
 
     from .live import add_parser, run_live

@@ -17,6 +17,7 @@ HUD is logged once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -62,7 +63,14 @@ class LiveWindow:
                                   blue_size=8, alpha_size=8)
         self.window = pyglet.window.Window(size, size, caption="facestream live", resizable=True,
                                            config=config, vsync=False)
-        self.ctx = moderngl.create_context()
+        try:
+            self.ctx = moderngl.create_context()
+        except Exception as e:  # glcontext raises a bare Exception when the display has no GLX visual
+            self.window.close()
+            raise RuntimeError(
+                f"no OpenGL context for the window on DISPLAY={os.environ.get('DISPLAY')} ({e}). "
+                "The X server offers no 24-bit GLX visual; under Xvfb give it a 24-bit screen: "
+                "xvfb-run -a -s '-screen 0 1024x768x24' facestream live ...") from e
         self.gl_renderer = self.ctx.info["GL_RENDERER"]
         if samples is None:  # a software rasteriser shades every sample: 4x MSAA costs ~4x
             software = any(n in self.gl_renderer.lower() for n in SOFTWARE_GL)
