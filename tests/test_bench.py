@@ -105,6 +105,37 @@ def test_several_runs_report_the_median_with_the_spread():
     assert combine(runs[:1]) is runs[0]
 
 
+def test_update_replaces_items_that_feed_no_target_and_refuses_the_others():
+    """`--update`: a failed section rerun alone goes into the report in place of the old one,
+    the targets stay the runs' medians, the markdown says what was rerun; an item a target
+    reads is refused (its median would go stale)."""
+    from facestream.bench.report import update
+    base = _report({"compute": {"backends": {"onnxruntime": {"20": {"engine": {"median_ms": 0.3}}}}},
+                    "viewer": {"error": "Exception: no context"}})
+    base["targets"] = judge(base)
+    fresh = _report({"viewer": {"render": {"frames": 20}, "live": {"fps": 30.0}}})
+    fresh["started"] = "rerun-time"
+    both = update(base, fresh)
+    assert both["items"]["viewer"] == {"render": {"frames": 20}, "live": {"fps": 30.0}}
+    assert both["targets"] == base["targets"] and both["items_rerun"] == {"viewer": "rerun-time"}
+    assert "error" in base["items"]["viewer"]  # not mutated
+    from facestream.bench.stats import describe_machine
+    both["items"], both["machine"] = {}, describe_machine()
+    assert "Rerun alone afterwards" in render(both) and "viewer (rerun-time)" in render(both)
+    with pytest.raises(ValueError, match="feed the targets"):
+        update(base, _report({"throughput": {"best_batched": 900}}))
+    with pytest.raises(ValueError, match="quick"):
+        update(base, {**fresh, "quick": not base["quick"]})
+
+
+def test_update_cli_refuses_a_target_item_before_running(tmp_path):
+    from facestream.cli import main
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(_report({})))
+    assert main(["bench", "--only", "compute", "--update", str(report)]) == 2
+    assert main(["bench", "--update", str(report)]) == 2
+
+
 def _finite_numbers(x):
     if isinstance(x, dict):
         return all(_finite_numbers(v) for v in x.values())

@@ -4,6 +4,8 @@
     facestream bench --runs 3 --json docs/bench/bench.json --markdown docs/bench/bench.md \\
         --plots docs/bench --readme README.md                         # the full runs
     facestream bench --from-json docs/bench/bench.json --readme README.md   # re-render only
+    facestream bench --only viewer --update docs/bench/bench.json --json docs/bench/bench.json
+                                                    # rerun items that feed no target, in place
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ def add_parser(sub) -> None:
                    "instead of running the benchmarks (several: combined as --runs does)")
     p.add_argument("--runs", type=int, default=1, metavar="N", help="run the benchmarks N "
                    "times in a row and report each target's median with the spread (default 1)")
+    p.add_argument("--update", metavar="IN", help="run the --only items and put them into this "
+                   "existing report in place of its own (items that feed no target: viewer, "
+                   "server, memory, quality, int8, browser); the report keeps its targets")
     p.set_defaults(func=_cmd_bench)
 
 
@@ -39,11 +44,24 @@ def _cmd_bench(args) -> int:
     from pathlib import Path
 
     from .markdown import render, rewrite_readme
-    from .report import combine, options, problems, run_bench
+    from .report import combine, options, problems, run_bench, update
     if args.runs < 1:
         print("facestream bench: --runs must be at least 1", file=sys.stderr)
         return 2
-    if args.from_json:
+    if args.update and (not args.only or args.from_json or args.runs != 1):
+        print("facestream bench: --update needs --only ITEMS (and no --from-json or --runs)",
+              file=sys.stderr)
+        return 2
+    if args.update:
+        base = json.loads(Path(args.update).read_text())
+        only = [k.strip() for k in args.only.split(",") if k.strip()]
+        try:
+            update(base, {"items": dict.fromkeys(only), "started": "", "quick": args.quick})
+        except ValueError as e:  # refuse before spending minutes on the run
+            print(f"facestream bench: {e}", file=sys.stderr)
+            return 2
+        report = update(base, run_bench(options(args.quick, only)))
+    elif args.from_json:
         report = combine([json.loads(Path(p).read_text()) for p in args.from_json])
     else:
         only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else ()

@@ -90,7 +90,7 @@ def _throughput(item: dict) -> list[str]:
     return [f"{item['fps']} fps streams, {item['chunk_ms']} ms chunks each on a fixed schedule, "
             f"{item['backend']}, {item['trial_seconds']:g} s per trial. batched: one process, "
             f"{item['threads']} threads; sharded: the streams split over {item.get('workers', '?')} "
-            "processes (one per core, 1 thread each), each batching its share; a count passes when p99 frame latency < {item['p99_bound_ms']:g} ms and "
+            f"processes (one per core, 1 thread each), each batching its share; a count passes when p99 frame latency < {item['p99_bound_ms']:g} ms and "
             "≥ 90% of the frames came out.", ""] + _table(
         ["decode", "most streams", "first failing", "p99 ms by stream count"], rows)
 
@@ -225,6 +225,9 @@ def render(report: dict, plots: dict[str, str] | None = None, level: int = 2) ->
     else:
         lines.append(f"Run: {'quick (CI-sized)' if report['quick'] else 'full'}, "
                      f"{report['started']}, {report['duration_s']:g} s.")
+    if report.get("items_rerun"):
+        lines.append("Rerun alone afterwards (sections replaced, targets unchanged): "
+                     + ", ".join(f"{k} ({v})" for k, v in report["items_rerun"].items()) + ".")
     lines += ["", f"{h} Targets", ""]
     if runs:
         lines += _table(["target", "goal", "median", "runs (spread)", "pass"],

@@ -186,6 +186,28 @@ def combine(reports: list[dict]) -> dict:
     return out
 
 
+# What a target reads (`judge`), and the limit row, which reads the throughput: rerunning one
+# of them alone would leave the runs' medians stale, so `update` takes only the other items.
+TARGET_ITEMS = ("compute", "latency", "mic", "throughput", "peers", "limit")
+
+
+def update(report: dict, fresh: dict) -> dict:
+    """`report` with the items of `fresh` (a run of a few non-target items, e.g. after fixing
+    one that failed) in place of its own; `items_rerun` records which were replaced and when."""
+    import copy
+    bad = sorted(k for k in fresh["items"] if k in TARGET_ITEMS)
+    if bad:
+        raise ValueError(f"items {bad} feed the targets or the limit row: rerun the whole "
+                         f"benchmark instead (items that can be rerun alone: "
+                         f"{sorted(k for k in ITEMS if k not in TARGET_ITEMS)})")
+    if fresh.get("quick") != report.get("quick"):
+        raise ValueError("cannot put a quick run's items into a full report or the other way round")
+    out = copy.deepcopy(report)
+    out["items"].update(copy.deepcopy(fresh["items"]))
+    out.setdefault("items_rerun", {}).update({k: fresh["started"] for k in fresh["items"]})
+    return out
+
+
 def _get(report: dict, *path):
     x = report.get("items", {})
     for p in path:
