@@ -234,6 +234,18 @@ def _align(prompts) -> tuple[list[Utterance], int]:
     return utts, len(prompts) - len(utts)
 
 
+def _one_thread_each(threads: int) -> None:
+    """Pool initializer: each worker's torch (the CTC aligner's BiGRU) and BLAS use `threads`
+    threads (cores // workers), set before the worker imports torch. With torch's default of
+    one thread per core in every worker, the workers' threads fight over the same cores and
+    the aligner's small per-frame GRU products ran 7x slower (0.80 against 0.11 s per prompt
+    of 4.4 s beside a running build, 2 cores)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:  # already imported by the spawn (not by this module): set it too
+        sys.modules["torch"].set_num_threads(threads)
+
+
 def _run(args):
     kind, root, name, cfg, seed = args
     t = time.perf_counter()
@@ -287,7 +299,8 @@ def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, worke
         results = map(_run, args)
     else:
         ctx = mp.get_context("spawn")
-        pool = ctx.Pool(workers, maxtasksperchild=8)
+        pool = ctx.Pool(workers, maxtasksperchild=8, initializer=_one_thread_each,
+                        initargs=(max(1, (os.cpu_count() or 1) // workers),))
         results = pool.imap_unordered(_run, args)
     total_s = 0.0
     for i, rep in enumerate(results, 1):
