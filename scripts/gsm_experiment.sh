@@ -3,8 +3,9 @@
 # GSM 06.10 codec in the augmentation carry the lips-closed output over to the unseen real
 # speakers, whose prompts are GSM-coded, without losing the synthetic voices?
 # Every step resumes or is skipped when its output exists, so rerun the same command after an
-# interruption. On a fresh 2-core machine the corpus build alone takes over an hour: start
-# this first, in the background:   nohup bash scripts/gsm_experiment.sh > out/gsm.log 2>&1 &
+# interruption. On a fresh 2-core machine the corpus build alone takes about 35 min and the
+# whole script about 1.5 hours: start it first, in the background:
+#   nohup bash scripts/gsm_experiment.sh > out/gsm.log 2>&1 &
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 CORPUS=${CORPUS:-build/corpus}

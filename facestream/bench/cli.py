@@ -44,7 +44,8 @@ def _cmd_bench(args) -> int:
     from pathlib import Path
 
     from .markdown import render, rewrite_readme
-    from .report import combine, options, problems, run_bench, update
+    from .report import check_update, combine, options, problems, run_bench, update
+    only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else ()
     if args.runs < 1:
         print("facestream bench: --runs must be at least 1", file=sys.stderr)
         return 2
@@ -54,9 +55,8 @@ def _cmd_bench(args) -> int:
         return 2
     if args.update:
         base = json.loads(Path(args.update).read_text())
-        only = [k.strip() for k in args.only.split(",") if k.strip()]
         try:
-            update(base, {"items": dict.fromkeys(only), "started": "", "quick": args.quick})
+            check_update(base, only, args.quick)
         except ValueError as e:  # refuse before spending minutes on the run
             print(f"facestream bench: {e}", file=sys.stderr)
             return 2
@@ -64,7 +64,6 @@ def _cmd_bench(args) -> int:
     elif args.from_json:
         report = combine([json.loads(Path(p).read_text()) for p in args.from_json])
     else:
-        only = [k.strip() for k in args.only.split(",") if k.strip()] if args.only else ()
         report = combine([run_bench(options(args.quick, only)) for _ in range(args.runs)])
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

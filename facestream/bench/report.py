@@ -186,22 +186,25 @@ def combine(reports: list[dict]) -> dict:
     return out
 
 
-# What a target reads (`judge`), and the limit row, which reads the throughput: rerunning one
-# of them alone would leave the runs' medians stale, so `update` takes only the other items.
-TARGET_ITEMS = ("compute", "latency", "mic", "throughput", "peers", "limit")
+def check_update(report: dict, items, quick: bool) -> None:
+    """Raise ValueError unless a run of `items` (quick or not) may go into `report` by
+    `update`: an item a target reads (`_TARGET_SPEC`), or the limit row, which reads the
+    throughput, would leave the runs' medians stale."""
+    target_items = {path[0] for *_, path in _TARGET_SPEC} | {"limit"}
+    bad = sorted(k for k in items if k in target_items)
+    if bad:
+        raise ValueError(f"items {bad} feed the targets or the limit row: rerun the whole "
+                         f"benchmark instead (items that can be rerun alone: "
+                         f"{sorted(k for k in ITEMS if k not in target_items)})")
+    if quick != report.get("quick"):
+        raise ValueError("cannot put a quick run's items into a full report or the other way round")
 
 
 def update(report: dict, fresh: dict) -> dict:
     """`report` with the items of `fresh` (a run of a few non-target items, e.g. after fixing
     one that failed) in place of its own; `items_rerun` records which were replaced and when."""
     import copy
-    bad = sorted(k for k in fresh["items"] if k in TARGET_ITEMS)
-    if bad:
-        raise ValueError(f"items {bad} feed the targets or the limit row: rerun the whole "
-                         f"benchmark instead (items that can be rerun alone: "
-                         f"{sorted(k for k in ITEMS if k not in TARGET_ITEMS)})")
-    if fresh.get("quick") != report.get("quick"):
-        raise ValueError("cannot put a quick run's items into a full report or the other way round")
+    check_update(report, fresh["items"], fresh.get("quick"))
     out = copy.deepcopy(report)
     out["items"].update(copy.deepcopy(fresh["items"]))
     out.setdefault("items_rerun", {}).update({k: fresh["started"] for k in fresh["items"]})
@@ -217,24 +220,26 @@ def _get(report: dict, *path):
     return x
 
 
+_TARGET_SPEC = [
+    ("compute per 20 ms chunk, 1 thread", "<=", 0.25, "ms",
+     ("compute", "backends", "onnxruntime", "20", "engine", "median_ms")),
+    ("algorithmic latency (model metadata)", "<=", 40.0, "ms",
+     ("latency", "metadata", "algorithmic_ms")),
+    ("onset to first responding frame, 30 fps (median)", "<=", 40.0, "ms",
+     ("latency", "measured", "30", "median_ms")),
+    ("microphone to frame p50 (animate defaults)", "<=", 60.0, "ms",
+     ("mic", "configs", MIC_DEFAULT_CONFIG, "p50_ms")),
+    ("concurrent 30 fps streams with p99 < 50 ms", ">=", 500, "streams",
+     ("throughput", "best_batched")),
+    ("less compute than wav2vec2-base (onnxruntime both)", ">=", 100.0, "x",
+     ("peers", "ratio", "onnxruntime")),
+]
+
+
 def judge(report: dict) -> dict:
     """The issue's targets for the items that ran, each {target, value, unit, pass, measured}."""
-    spec = [
-        ("compute per 20 ms chunk, 1 thread", "<=", 0.25, "ms",
-         ("compute", "backends", "onnxruntime", "20", "engine", "median_ms")),
-        ("algorithmic latency (model metadata)", "<=", 40.0, "ms",
-         ("latency", "metadata", "algorithmic_ms")),
-        ("onset to first responding frame, 30 fps (median)", "<=", 40.0, "ms",
-         ("latency", "measured", "30", "median_ms")),
-        ("microphone to frame p50 (animate defaults)", "<=", 60.0, "ms",
-         ("mic", "configs", MIC_DEFAULT_CONFIG, "p50_ms")),
-        ("concurrent 30 fps streams with p99 < 50 ms", ">=", 500, "streams",
-         ("throughput", "best_batched")),
-        ("less compute than wav2vec2-base (onnxruntime both)", ">=", 100.0, "x",
-         ("peers", "ratio", "onnxruntime")),
-    ]
     out = {}
-    for label, op, bound, unit, path in spec:
+    for label, op, bound, unit, path in _TARGET_SPEC:
         if path[0] not in report.get("items", {}):  # not run (--only): not judged
             continue
         v = _get(report, *path)
