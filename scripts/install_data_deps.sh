@@ -14,7 +14,8 @@ MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
   asterisk-core-sounds-en asterisk-core-sounds-es asterisk-core-sounds-fr asterisk-core-sounds-it
   asterisk-core-sounds-ru asterisk-core-sounds-en-g722 asterisk-core-sounds-es-g722
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
-  asterisk-prompt-it-menardi-wav klettres-data ktuberling-data"
+  asterisk-prompt-it-menardi-wav klettres-data ktuberling-data
+  fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl"
 # Real voices unpacked, not installed: these two conflict with asterisk-core-sounds-fr/-es
 # (they replace the "asterisk-prompt-fr/es" those provide), and installing them removes the
 # transcripts that their prompts and June's and Allison's are read against.

@@ -139,59 +139,66 @@ def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
     prompts = real_prompts(voice)
     if not prompts:
         raise ValueError(f"real voice {voice!r} has no installed recordings (make data-deps)")
-    speaker = prompts[0].speaker
-    split = store.assign_real_split(speaker, cfg.test_real_speakers, cfg.val_real_speakers)
+    # A voice is aligned as one (its transcripts compete in the rank test) but may hold several
+    # speakers (Fish Fillets' characters): split and style go by the speaker of each prompt.
+    speakers = sorted({p.speaker for p in prompts})
+    splits = {s: store.assign_real_split(s, cfg.test_real_speakers, cfg.val_real_speakers)
+              for s in speakers}
     utts, rejected = _align(prompts)
     # one style per person, so a speaker lending two voices (Allison) articulates alike
-    style = rig.ArticulationStyle.sample(
-        np.random.default_rng(store.job_seed(seed, f"speaker.{speaker}")))
+    styles = {s: rig.ArticulationStyle.sample(
+        np.random.default_rng(store.job_seed(seed, f"speaker.{s}"))) for s in speakers}
     got_s = 0.0
     with store.ShardWriter(root, job_id, shard_minutes=cfg.shard_minutes) as writer:
         for utt in utts:
             utt.meta["sentence_id"] = utt.uid  # SOURCE/VOICE/LANG/ID
-            targets = expressive.make_targets(utt, rng, style=style)
-            writer.add(utt, targets, split)
+            speaker = utt.meta["speaker"]
+            targets = expressive.make_targets(utt, rng, style=styles[speaker])
+            writer.add(utt, targets, splits[speaker])
             got_s += utt.duration
     return {"job": job_id, "seconds": got_s, "utterances": len(utts), "dropped": rejected,
-            "speaker": speaker, "split": split}
+            "speaker": ",".join(speakers), "split": ",".join(sorted(set(splits.values())))}
 
 
 def real_prompts(voice: str) -> list:
     """The recordings of one real voice, with transcripts (asterisk.Prompt records)."""
-    from . import asterisk, debian_voices
+    from . import asterisk, debian_voices, fillets
     if voice in asterisk.VOICE_BY_NAME:
         return asterisk.list_prompts(voice=voice)
+    if voice in fillets.voices():
+        return fillets.list_prompts(voice=voice)
     return debian_voices.list_prompts(voice=voice)
 
 
 def real_voices(sources=REAL_SOURCES) -> list[str]:
     """The installed real voices of `sources`, sorted."""
-    from . import asterisk, debian_voices
+    from . import asterisk, debian_voices, fillets
     names = [v.name for v in asterisk.installed_voices()] if "asterisk" in sources else []
     names += [v for v in debian_voices.installed_voices()
               if debian_voices.voices()[v][0] in sources]
+    names += fillets.installed_voices() if "fillets" in sources else []
     return sorted(names)
 
 
 def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
                cfg: BuildConfig | None = None) -> list[dict]:
-    """Per real voice: source, voice, speaker, language, recordings, kept, minutes (kept) and
-    split. From a built corpus when `corpus_root` is given (recordings unknown: None), else by
-    aligning the installed recordings of `voices` (default all) as a build would, with the
-    split `cfg` (default BuildConfig()) assigns."""
+    """Per real voice and speaker (a voice may hold several: Fish Fillets' characters):
+    source, voice, speaker, language, recordings, kept, minutes (kept) and split. From a built
+    corpus when `corpus_root` is given (recordings unknown: None), else by aligning the
+    installed recordings of `voices` (default all) as a build would, with the split `cfg`
+    (default BuildConfig()) assigns."""
     cfg = cfg or BuildConfig()
     rows = []
     if corpus_root is not None:
         corpus = store.Corpus(corpus_root)
-        groups: dict[str, list] = {}
+        groups: dict[tuple[str, str], list] = {}
         for rec, secs in zip(corpus.records, corpus.durations):
             if store.is_real(rec) and (not voices or rec["voice"] in voices):
-                groups.setdefault(rec["voice"], []).append((rec, secs))
-        for voice, items in sorted(groups.items()):
+                groups.setdefault((rec["voice"], store.speaker_of(rec)), []).append((rec, secs))
+        for (voice, speaker), items in sorted(groups.items()):
             rec = items[0][0]
-            rows.append({"source": rec["source"], "voice": voice,
-                         "speaker": store.speaker_of(rec), "language": rec["language"],
-                         "recordings": None, "kept": len(items),
+            rows.append({"source": rec["source"], "voice": voice, "speaker": speaker,
+                         "language": rec["language"], "recordings": None, "kept": len(items),
                          "minutes": round(sum(s for _, s in items) / 60, 2),
                          "split": rec["split"]})
         return rows
@@ -200,12 +207,16 @@ def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
         if not prompts:
             continue
         utts, _ = _align(prompts)
-        p = prompts[0]
-        rows.append({"source": p.source, "voice": voice, "speaker": p.speaker,
-                     "language": p.language, "recordings": len(prompts), "kept": len(utts),
-                     "minutes": round(sum(u.duration for u in utts) / 60, 2),
-                     "split": store.assign_real_split(p.speaker, cfg.test_real_speakers,
-                                                      cfg.val_real_speakers)})
+        for speaker in sorted({p.speaker for p in prompts}):
+            mine = [u for u in utts if u.meta["speaker"] == speaker]
+            p = next(p for p in prompts if p.speaker == speaker)
+            rows.append({"source": p.source, "voice": voice, "speaker": speaker,
+                         "language": p.language,
+                         "recordings": sum(q.speaker == speaker for q in prompts),
+                         "kept": len(mine),
+                         "minutes": round(sum(u.duration for u in mine) / 60, 2),
+                         "split": store.assign_real_split(speaker, cfg.test_real_speakers,
+                                                          cfg.val_real_speakers)})
     return rows
 
 

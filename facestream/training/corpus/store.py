@@ -70,7 +70,7 @@ MANIFEST = "manifest.json"
 SHARD_DIR = "shards"
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 # Sources of recorded human speech (the rest is synthetic, with exact phone timing).
-REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling")
+REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling", "fillets")
 # Derived split names: the real speech of the speakers held out whole -> the stored split.
 REAL_SPEAKER_SPLITS: dict[str, str] = {"test-real-speakers": "test", "val-real-speakers": "val"}
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
