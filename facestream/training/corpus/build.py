@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .store import REAL_SOURCES
+from .store import DEFAULT_REAL_SOURCES, REAL_SOURCES
 from .types import Utterance
 
 
@@ -39,7 +39,7 @@ class BuildConfig:
     minutes_per_voice: float = 8.0  # synthetic speech per voice
     voices: tuple[str, ...] = ()  # restrict to these voice names (empty: every usable voice)
     engines: tuple[str, ...] = ("mbrola", "flite", "festival")
-    real_sources: tuple[str, ...] = REAL_SOURCES  # recorded human speech to align and include
+    real_sources: tuple[str, ...] = DEFAULT_REAL_SOURCES  # recorded speech to align (REAL_SOURCES)
     real_voices: tuple[str, ...] = ()  # restrict real speech to these voices (empty: all)
     held_out_voices: tuple[str, ...] = ("mb-us2", "flite-awb")  # never in training ('test')
     held_out_sentence_fraction: float = 0.1  # of each language's sentences ('val')

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from .store import DEFAULT_REAL_SOURCES, REAL_SOURCES
     p = sub.add_parser("data", help="build and inspect the training corpus")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
 
@@ -15,8 +16,10 @@ def add_parser(sub) -> None:
     b.add_argument("--minutes-per-voice", type=float, default=8.0)
     b.add_argument("--voices", default="", help="comma-separated voice names (default: all usable)")
     b.add_argument("--engines", default="mbrola,flite,festival")
-    b.add_argument("--no-real", action="store_true",
-                   help="leave out recorded human speech (Asterisk, KLettres, KTuberling)")
+    b.add_argument("--real-sources", default=",".join(DEFAULT_REAL_SOURCES),
+                   help=f"comma-separated sources of recorded human speech, among "
+                        f"{','.join(REAL_SOURCES)} (default: %(default)s, the shipped model's)")
+    b.add_argument("--no-real", action="store_true", help="leave out recorded human speech")
     b.add_argument("--no-asterisk", action="store_true", help="leave out the Asterisk prompts")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
@@ -36,7 +39,11 @@ def add_parser(sub) -> None:
                                      "(from a built corpus, or by aligning the recordings)")
     r.add_argument("corpus", nargs="?", default=None,
                    help="a built corpus to tabulate (default: align the installed recordings)")
-    r.add_argument("--voices", default="", help="comma-separated real voices (default: all)")
+    r.add_argument("--voices", default="", help="comma-separated real voices (default: all "
+                                                 "of --real-sources)")
+    r.add_argument("--real-sources", default=",".join(DEFAULT_REAL_SOURCES),
+                   help=f"comma-separated sources to align, among {','.join(REAL_SOURCES)} "
+                        f"(default: %(default)s, as data build)")
     r.add_argument("--json", default=None, help="also write the rows to this JSON file")
     r.set_defaults(func=_real)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -44,12 +51,12 @@ def add_parser(sub) -> None:
 
 def _build(args) -> int:
     from .build import BuildConfig, build
-    from .store import REAL_SOURCES
+    sources = _sources(args.real_sources)
     cfg = BuildConfig(minutes_per_voice=args.minutes_per_voice,
                       voices=tuple(v for v in args.voices.split(",") if v),
                       engines=tuple(e for e in args.engines.split(",") if e),
                       real_sources=() if args.no_real else tuple(
-                          s for s in REAL_SOURCES if not (args.no_asterisk and s == "asterisk")))
+                          s for s in sources if not (args.no_asterisk and s == "asterisk")))
     rep = build(args.out, cfg, seed=args.seed, workers=args.workers)
     print(json.dumps({k: v for k, v in rep.items() if k != "reports"}, indent=1))
     from .inspect import format_stats
@@ -89,10 +96,21 @@ def _voices(args) -> int:
     return 0
 
 
+def _sources(text: str) -> tuple[str, ...]:
+    """"asterisk,fillets" -> ("asterisk", "fillets"); an unknown name is a clear error."""
+    from .store import REAL_SOURCES
+    sources = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in sources if s not in REAL_SOURCES]
+    if unknown:
+        raise SystemExit(f"--real-sources: unknown source(s) {', '.join(unknown)}; "
+                         f"choose among {','.join(REAL_SOURCES)}")
+    return sources
+
+
 def _real(args) -> int:
     from .build import BuildConfig, real_table
     voices = tuple(v for v in args.voices.split(",") if v)
-    rows = real_table(args.corpus, voices, BuildConfig())
+    rows = real_table(args.corpus, voices, BuildConfig(real_sources=_sources(args.real_sources)))
     print("| source | voice | speaker | language | recordings | kept | minutes kept | split |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
