@@ -83,9 +83,10 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
     speech of a held-out speaker is "test-real-speakers" / "val-real-speakers" (never
     trained on: store.REAL_SPEAKER_SPLITS), real speech of a trained speaker "SPLIT-real".
     A name of REAL_SPEAKER_SPLITS selects only that real speech. `limit`: at most this
-    many sequences per label, spread evenly, so a limit never leaves out the real voices."""
+    many sequences per label, spread evenly, so a limit never leaves out the real voices.
+    A sequence that two of `splits` name ("test" holds "test-real-speakers") is loaded once."""
     from .corpus.store import REAL_SPEAKER_SPLITS, Corpus, is_real, real_speaker_split, speaker_of
-    out = []
+    out, seen = [], set()
     corpus = Corpus(corpus_root)
     for split in splits:
         parts = [(True, split)] if split in REAL_SPEAKER_SPLITS else [(False, split), (True, split)]
@@ -95,6 +96,9 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
             n = len(view) if not limit else min(limit, len(view))
             for i in np.linspace(0, len(view) - 1, n).astype(int) if n else []:
                 rec = recs[int(i)]
+                if rec["uid"] in seen:
+                    continue
+                seen.add(rec["uid"])
                 label = (real_speaker_split(rec) or f"{rec['split']}-real") if real else name
                 utt, tg = view[int(i)]
                 out.append(Sequence(utt.uid, label, utt.audio,
