@@ -55,6 +55,7 @@ def probe(pred, mh, seqs) -> dict:
     from facestream.training.evaluate import CLOSED_MM, phone_class, stream_raw
     pos, neg, pmax = [], [], []
     within = dict.fromkeys(WINDOWS_FRAMES, 0)
+    centre_closed, shut = 0, {c: [0, 0] for c in OTHER}  # class -> [shut, count]
     for s in seqs:
         p = torch.sigmoid(stream_raw(pred.model, s)[:, OUT_CLOSURE]).numpy()
         gap = mh.lip_gap(mh.vertices(*pred(s))) * 1000.0
@@ -64,6 +65,7 @@ def probe(pred, mh, seqs) -> dict:
             t = min(int((ph.start + ph.end) / 2 * vocab.INTERNAL_FPS), T - 1)
             if c == "bilabial":
                 pos.append(p[t])
+                centre_closed += bool(gap[t] < CLOSED_MM)
                 lo = int(ph.start * vocab.INTERNAL_FPS)
                 hi = int(np.ceil(ph.end * vocab.INTERNAL_FPS))
                 for w in within:
@@ -71,11 +73,33 @@ def probe(pred, mh, seqs) -> dict:
                     within[w] += bool(gap[a:max(a + 1, min(hi + w, T))].min() < CLOSED_MM)
             elif c in OTHER:
                 neg.append(p[t])
+                shut[c][0] += bool(gap[t] < CLOSED_MM)
+                shut[c][1] += 1
     n = max(1, len(pos))
+    false = {c: a / b for c, (a, b) in shut.items() if b >= 10}  # classes with 10+ centres
     return {"sequences": len(seqs), "bilabials": len(pos), "auc": auc(pos, neg),
             "p_bilabial": float(np.median(pos)) if pos else float("nan"),
             "p_other": float(np.median(neg)) if neg else float("nan"),
-            "closed_within_ms": {10 * w: v / n for w, v in within.items()}}
+            "closed_within_ms": {10 * w: v / n for w, v in within.items()},
+            "closure_centre": centre_closed / n,
+            "worst_false": max(false.items(), key=lambda kv: kv[1]) if false else ("-", float("nan"))}
+
+
+def voice_sequences(corpus_root: str, voice: str, limit: int) -> list:
+    """Up to `limit` sequences of one voice, spread evenly, whatever their split."""
+    from facestream.training.corpus.store import Corpus, speaker_of
+    from facestream.training.evaluate import Sequence
+    view = Corpus(corpus_root).select(voice=voice)
+    if not len(view):
+        raise SystemExit(f"voice {voice!r} is not in {corpus_root} (built with its source?)")
+    out = []
+    for i in np.linspace(0, len(view) - 1, min(limit, len(view))).astype(int):
+        utt, tg = view[int(i)]
+        out.append(Sequence(utt.uid, voice, utt.audio, tg.arkit.astype(np.float32),
+                            tg.jaw.astype(np.float32), tg.emotion.astype(np.float32),
+                            tg.intensity.astype(np.float32), utt.phones,
+                            speaker_of(view.records[int(i)])))
+    return out
 
 
 def main(argv=None) -> int:
@@ -87,6 +111,9 @@ def main(argv=None) -> int:
     ap.add_argument("--by-speaker", action="store_true", help="real splits also speaker by speaker")
     ap.add_argument("--channels", action="store_true", help="also synthetic test speech "
                     "through the 8 kHz band and GSM")
+    ap.add_argument("--voices", default="", help="comma-separated real voices to probe whole, "
+                    "whatever their split (e.g. a source the checkpoint never trained on: "
+                    "fillets-cs,fillets-nl for the shipped model)")
     args = ap.parse_args(argv)
     from facestream.engine.head import load_head
     from facestream.training.corpus.augment import through_8k
@@ -98,18 +125,21 @@ def main(argv=None) -> int:
         groups.setdefault(s.split, []).append(s)
         if args.by_speaker and "real" in s.split:
             groups.setdefault(f"{s.split}: {s.voice}", []).append(s)
+    for voice in (v for v in args.voices.split(",") if v):
+        groups[f"{voice} (whole voice)"] = voice_sequences(args.corpus, voice, args.limit)
     if args.channels and "test" in groups:
         for name, f in (("test, 8 kHz band", lambda x: through_8k(x).astype(np.float32)),
                         ("test, GSM 06.10", gsm)):
             groups[name] = [dataclasses.replace(s, audio=f(s.audio)) for s in groups["test"]]
     print("| split | sequences | bilabials | AUC bilabial vs other consonants | median p bilabial / other | "
-          "closed within ±0 / 20 / 40 / 80 ms |")
-    print("|---|---|---|---|---|---|")
+          "closed within ±0 / 20 / 40 / 80 ms | closed at centre | worst false closure (class) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, group in groups.items():
         r = probe(pred, mh, group)
         w = " / ".join(f"{v:.2f}" for v in r["closed_within_ms"].values())
         print(f"| {name} | {r['sequences']} | {r['bilabials']} | {r['auc']:.3f} | "
-              f"{r['p_bilabial']:.2f} / {r['p_other']:.2f} | {w} |")
+              f"{r['p_bilabial']:.2f} / {r['p_other']:.2f} | {w} | {r['closure_centre']:.2f} | "
+              f"{r['worst_false'][1]:.2f} ({r['worst_false'][0]}) |", flush=True)
     return 0
 
 
