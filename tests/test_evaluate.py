@@ -92,6 +92,14 @@ def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
     assert "LVE" in (out / "e.md").read_text() and (out / "e.png").stat().st_size > 1000
 
 
+def test_a_sequence_two_splits_name_is_loaded_once(tiny_corpus):
+    """"test" also holds "test-real-speakers": asking for both must not count a clip twice."""
+    from facestream.training.evaluate import load_sequences
+    once = load_sequences(str(tiny_corpus), splits=("train",), limit=4)
+    twice = load_sequences(str(tiny_corpus), splits=("train", "train"), limit=4)
+    assert len(once) > 0 and [s.uid for s in twice] == [s.uid for s in once]
+
+
 def test_gate_choice_keeps_quality_and_open_vowels():
     from facestream.training.calibrate import choose
     ref = {"gate": [0.3, 0.7], "LVE_1e-5m2": 2.0, "closure_rate": 0.3, "open_rate": 1.0}
