@@ -100,6 +100,23 @@ def test_a_sequence_two_splits_name_is_loaded_once(tiny_corpus):
     assert len(once) > 0 and [s.uid for s in twice] == [s.uid for s in once]
 
 
+def test_engine_path_follows_the_model_on_the_targets_grid(tiny_corpus):
+    """The engine row (what a person sees: chunks, smoothing, 30 fps) is the same model's
+    output, on the targets' 100 fps grid, neither shifted nor a different face."""
+    from facestream.engine.stream import default_model_path
+    seqs = E.load_sequences(str(tiny_corpus), splits=("train",), limit=3)
+    eng, raw = E.EnginePredictor(), E.OnnxPredictor(str(default_model_path()))
+    jaw = vocab.ARKIT_NAMES.index("jawOpen")
+    for s in seqs:
+        (a_e, j_e), (a_r, _) = eng(s), raw(s)
+        assert a_e.shape == s.arkit.shape and j_e.shape == s.jaw.shape
+        x, y = a_e[:, jaw], a_r[:, jaw]
+        assert np.corrcoef(x, y)[0, 1] > 0.95
+        lags = range(-5, 6)  # the best lag of the engine's jawOpen against the raw model's
+        best = max(lags, key=lambda k: np.corrcoef(np.roll(x, k)[5:-5], y[5:-5])[0, 1])
+        assert abs(best) <= 1
+
+
 def test_gate_choice_keeps_quality_and_open_vowels():
     from facestream.training.calibrate import choose
     ref = {"gate": [0.3, 0.7], "LVE_1e-5m2": 2.0, "closure_rate": 0.3, "open_rate": 1.0}

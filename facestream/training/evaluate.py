@@ -154,6 +154,42 @@ class OnnxPredictor:
         return out[:, :vocab.NUM_ARKIT], out[:, vocab.NUM_ARKIT:vocab.NUM_ARKIT + 3]
 
 
+class EnginePredictor:
+    """A model as a person sees it: the streaming engine (`Engine`: 20 ms chunks as a microphone
+    delivers them, the stream's smoothing, output frames at `fps`), the sequence's emotion
+    track set on the stream chunk by chunk, blinks, head motion and brows off. The output
+    frames are interpolated, by the audio time they show, back onto the targets' 100 fps grid
+    (internal frame i is the hop centred at (i + 0.5) / 100 s)."""
+
+    def __init__(self, path: str | None = None, fps: int = vocab.DEFAULT_FPS, chunk_ms: int = 20,
+                 name: str | None = None):
+        from ..engine.stream import Engine
+        self.engine = Engine(path)
+        self.fps, self.chunk = fps, vocab.SAMPLE_RATE * chunk_ms // 1000
+        self.offline = False
+        self.lookahead = self.engine.info.lookahead
+        self.latency_ms = self.engine.latency_ms
+        self.name = name or f"engine path, {fps} fps ({Path(path).name if path else 'shipped'})"
+
+    def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        stream = self.engine.create_stream(fps=self.fps)
+        stream.set_behaviour(blinks=False, head=0.0, brows=0.0)
+        frames, hop, last = [], vocab.HOP_SAMPLES, len(seq.emotion) - 1
+        for i in range(0, len(seq.audio), self.chunk):
+            k = min(i // hop, last)
+            stream.set_emotion(seq.emotion[k], float(seq.intensity[k]), transition=0.0)
+            stream.accept_waveform(vocab.SAMPLE_RATE, seq.audio[i:i + self.chunk])
+            frames += self.engine.decode_stream(stream)
+        stream.input_finished()
+        frames += self.engine.decode_stream(stream)
+        times = np.array([f.timestamp for f in frames])
+        out = np.concatenate([np.stack([f.arkit for f in frames]),
+                              np.stack([f.jaw_pose for f in frames])], axis=1)
+        grid = (np.arange(len(seq.arkit)) + 0.5) / vocab.INTERNAL_FPS
+        res = np.stack([np.interp(grid, times, col) for col in out.T], axis=1).astype(np.float32)
+        return res[:, :vocab.NUM_ARKIT], res[:, vocab.NUM_ARKIT:]
+
+
 def _padded_inputs(seq: Sequence, lk: int):
     """A sequence's audio (n*HOP), emotion (n x E) and intensity (n) for n = T + L steps: the
     audio padded with silence, the conditioning led by L copies of its first frame."""
@@ -501,6 +537,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shipped", help="the shipped model's checkpoint, shown apart from the sweep")
     ap.add_argument("--onnx", action="append", default=[], help="an exported .onnx model run by "
                     "onnxruntime, e.g. an int8 variant beside its float original (repeatable)")
+    ap.add_argument("--engine", action="append", default=[], help="a model run through the "
+                    "streaming engine as a person sees it (20 ms chunks, smoothing, 30 fps out): "
+                    "an exported model, or 'shipped' (repeatable)")
     ap.add_argument("--splits", default="test,val")
     ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
     ap.add_argument("--json", help="write the results as JSON here")
@@ -518,6 +557,9 @@ def main(argv=None) -> int:
     roles.update({p.name: "offline" if p.offline else "sweep" for p in preds[3:]})
     for path in args.onnx:
         preds.append(OnnxPredictor(path))
+        roles[preds[-1].name] = "exported"
+    for path in args.engine:
+        preds.append(EnginePredictor(None if path == "shipped" else path))
         roles[preds[-1].name] = "exported"
     if args.shipped:
         shipped = TorchPredictor(args.shipped)
