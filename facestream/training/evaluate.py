@@ -157,7 +157,7 @@ class OnnxPredictor:
 class EnginePredictor:
     """A model as a person sees it: the streaming engine (`Engine`: 20 ms chunks as a microphone
     delivers them, the stream's smoothing, output frames at `fps`), the sequence's emotion
-    track set on the stream chunk by chunk, blinks, head motion and brows off. The output
+    track set on the stream chunk by chunk, blinks, gaze, head motion and brows off. The output
     frames are interpolated, by the audio time they show, back onto the targets' 100 fps grid
     (internal frame i is the hop centred at (i + 0.5) / 100 s)."""
 
@@ -173,7 +173,7 @@ class EnginePredictor:
 
     def __call__(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
         stream = self.engine.create_stream(fps=self.fps)
-        stream.set_behaviour(blinks=False, head=0.0, brows=0.0)
+        stream.set_behaviour(blinks=False, gaze="off", head=0.0, brows=0.0)
         frames, hop, last = [], vocab.HOP_SAMPLES, len(seq.emotion) - 1
         for i in range(0, len(seq.audio), self.chunk):
             k = min(i // hop, last)
