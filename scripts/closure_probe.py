@@ -85,23 +85,6 @@ def probe(pred, mh, seqs) -> dict:
             "worst_false": max(false.items(), key=lambda kv: kv[1]) if false else ("-", float("nan"))}
 
 
-def voice_sequences(corpus_root: str, voice: str, limit: int) -> list:
-    """Up to `limit` sequences of one voice, spread evenly, whatever their split."""
-    from facestream.training.corpus.store import Corpus, speaker_of
-    from facestream.training.evaluate import Sequence
-    view = Corpus(corpus_root).select(voice=voice)
-    if not len(view):
-        raise SystemExit(f"voice {voice!r} is not in {corpus_root} (built with its source?)")
-    out = []
-    for i in np.linspace(0, len(view) - 1, min(limit, len(view))).astype(int):
-        utt, tg = view[int(i)]
-        out.append(Sequence(utt.uid, voice, utt.audio, tg.arkit.astype(np.float32),
-                            tg.jaw.astype(np.float32), tg.emotion.astype(np.float32),
-                            tg.intensity.astype(np.float32), utt.phones,
-                            speaker_of(view.records[int(i)])))
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus")
@@ -117,7 +100,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from facestream.engine.head import load_head
     from facestream.training.corpus.augment import through_8k
-    from facestream.training.evaluate import MeasuredHead, TorchPredictor, load_sequences
+    from facestream.training.evaluate import (MeasuredHead, TorchPredictor, load_sequences,
+                                              load_voice_sequences)
     pred, mh = TorchPredictor(args.checkpoint), MeasuredHead(load_head())
     seqs = load_sequences(args.corpus, splits=tuple(args.splits.split(",")), limit=args.limit)
     groups = {}
@@ -126,7 +110,7 @@ def main(argv=None) -> int:
         if args.by_speaker and "real" in s.split:
             groups.setdefault(f"{s.split}: {s.voice}", []).append(s)
     for voice in (v for v in args.voices.split(",") if v):
-        groups[f"{voice} (whole voice)"] = voice_sequences(args.corpus, voice, args.limit)
+        groups[f"{voice} (whole voice)"] = load_voice_sequences(args.corpus, voice, args.limit)
     if args.channels and "test" in groups:
         for name, f in (("test, 8 kHz band", lambda x: through_8k(x).astype(np.float32)),
                         ("test, GSM 06.10", gsm)):

@@ -100,6 +100,16 @@ def test_a_sequence_two_splits_name_is_loaded_once(tiny_corpus):
     assert len(once) > 0 and [s.uid for s in twice] == [s.uid for s in once]
 
 
+def test_whole_voice_sequences_whatever_their_split(tiny_corpus):
+    from facestream.training.corpus.store import Corpus
+    voice = Corpus(str(tiny_corpus)).records[0]["voice"]
+    seqs = E.load_voice_sequences(str(tiny_corpus), voice, limit=3)
+    assert len(seqs) == 3 and all(s.split == voice for s in seqs)
+    assert len({s.uid for s in seqs}) == 3
+    with pytest.raises(ValueError, match="not in .*--real-sources"):
+        E.load_voice_sequences(str(tiny_corpus), "no-such-voice")
+
+
 def test_engine_path_follows_the_model_on_the_targets_grid(tiny_corpus):
     """The engine row (what a person sees: chunks, smoothing, 30 fps) is the same model's
     output, on the targets' 100 fps grid, neither shifted nor a different face."""

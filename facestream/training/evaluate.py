@@ -85,7 +85,7 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
     A name of REAL_SPEAKER_SPLITS selects only that real speech. `limit`: at most this
     many sequences per label, spread evenly, so a limit never leaves out the real voices.
     A sequence that two of `splits` name ("test" holds "test-real-speakers") is loaded once."""
-    from .corpus.store import REAL_SPEAKER_SPLITS, Corpus, is_real, real_speaker_split, speaker_of
+    from .corpus.store import REAL_SPEAKER_SPLITS, Corpus, is_real, real_speaker_split
     out, seen = [], set()
     corpus = Corpus(corpus_root)
     for split in splits:
@@ -100,12 +100,29 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
                     continue
                 seen.add(rec["uid"])
                 label = (real_speaker_split(rec) or f"{rec['split']}-real") if real else name
-                utt, tg = view[int(i)]
-                out.append(Sequence(utt.uid, label, utt.audio,
-                                    tg.arkit.astype(np.float32), tg.jaw.astype(np.float32),
-                                    tg.emotion.astype(np.float32), tg.intensity.astype(np.float32),
-                                    utt.phones, speaker_of(rec)))
+                out.append(_sequence(view, int(i), label))
     return out
+
+
+def load_voice_sequences(corpus_root: str, voice: str, limit: int = 0) -> list[Sequence]:
+    """Up to `limit` (0: all) sequences of one voice, spread evenly, whatever their split, each
+    labelled by the voice: e.g. a real source a checkpoint never trained on."""
+    from .corpus.store import Corpus
+    view = Corpus(corpus_root).select(voice=voice)
+    if not len(view):
+        raise ValueError(f"voice {voice!r} is not in {corpus_root} (was it built with its "
+                         "source? facestream data build --real-sources ...)")
+    n = len(view) if not limit else min(limit, len(view))
+    return [_sequence(view, int(i), voice) for i in np.linspace(0, len(view) - 1, n).astype(int)]
+
+
+def _sequence(view, i: int, label: str) -> Sequence:
+    """Record i of a corpus view as a Sequence labelled `label`."""
+    from .corpus.store import speaker_of
+    utt, tg = view[i]
+    return Sequence(utt.uid, label, utt.audio, tg.arkit.astype(np.float32),
+                    tg.jaw.astype(np.float32), tg.emotion.astype(np.float32),
+                    tg.intensity.astype(np.float32), utt.phones, speaker_of(view.records[i]))
 
 
 # ---- predictors ----------------------------------------------------------------------------
