@@ -14,10 +14,14 @@ from facestream.training.network import DecodedNet, ModelConfig, StreamingFaceNe
 CFG = ModelConfig(n_mels=32, channels=48, conv_layers=2, gru_hidden=64, lookahead=2)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+@pytest.fixture(scope="module", params=[0.0, 1.0], ids=["absolute", "cmn"])
+def exported(tmp_path_factory, request):
+    """A small random model, without and with the running normalisation (an extra state)."""
+    from dataclasses import replace
     torch.manual_seed(1)
-    net = StreamingFaceNet(CFG).eval()
+    net = StreamingFaceNet(replace(CFG, cmn_s=request.param)).eval()
+    if net.norm is not None:
+        net.norm.prior.normal_()  # a prior that is not zeros, as a trained model's
     d = tmp_path_factory.mktemp("export")
     return net, export_onnx(net, d / "m.onnx", head="facestream-default-head"), \
         export_torchscript(net, d / "m.ts", head="facestream-default-head")

@@ -26,8 +26,18 @@ def run_chunked(net, audio, cond, sizes):
     return torch.cat(outs, dim=1)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_random_chunkings_give_the_whole_clip_frames(net, seed):
+@pytest.fixture(scope="module")
+def cmn_net():
+    from dataclasses import replace
+    torch.manual_seed(0)
+    net = StreamingFaceNet(replace(SMALL, cmn_s=0.5)).eval()
+    net.norm.prior.normal_()
+    return net
+
+
+@pytest.mark.parametrize("seed,which", [(0, "net"), (1, "net"), (2, "net"), (3, "cmn_net"), (4, "cmn_net")])
+def test_random_chunkings_give_the_whole_clip_frames(seed, which, request):
+    net = request.getfixturevalue(which)
     rng = np.random.default_rng(seed)
     n = 61
     audio = torch.tensor(rng.normal(size=(2, n * vocab.HOP_SAMPLES)) * 0.1, dtype=torch.float32)
@@ -131,3 +141,45 @@ def test_vtlp_moves_a_tone_by_its_factor_and_keeps_the_band():
 
     assert peak(1000, 1.1) == peak(1100) != peak(1000)
     assert peak(1000, 0.9) == peak(900) != peak(1000)
+
+
+def test_running_norm_is_the_recursion_it_documents(cmn_net):
+    """RunningNorm's closed form equals m_t = m_{t-1} + a w_t (x_t - m_{t-1}) frame by frame,
+    from prior + the state, and hands on m_N - prior."""
+    norm = cmn_net.norm
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(2, 32, 40)) * 0.8 - 0.5, dtype=torch.float32)
+    dev = torch.tensor(rng.normal(size=(2, 32)) * 0.3, dtype=torch.float32)
+    y, new = norm(x, dev)
+    m, w, ref = norm.prior[None] + dev, norm.weights(x), []
+    for t in range(x.shape[2]):
+        m = m + norm.a * w[:, t:t + 1] * (x[:, :, t] - m)
+        ref.append(x[:, :, t] - m)
+    assert (torch.stack(ref, 2) - y).abs().max() < 1e-5
+    assert (new - (m - norm.prior[None])).abs().max() < 1e-5
+    assert cmn_net.state_names()[1] == "cmn" and cmn_net.state_shapes(3)[1] == (3, 32)
+
+
+def test_running_norm_ignores_silence_and_removes_gain_and_colouring(cmn_net):
+    """What the normalisation is for: a long silence leaves the mean where speech put it, and
+    the same sound through another gain or a tilted channel gives nearly the same features."""
+    norm = cmn_net.norm
+    rng = np.random.default_rng(1)
+    speech = torch.tensor(rng.normal(size=(1, 32, 300)) * 0.3 - 0.3, dtype=torch.float32)
+    _, dev = norm(speech, torch.zeros(1, 32))
+    silence = torch.full((1, 32, 1000), -1.95)  # 20 time constants of digital silence
+    _, dev_after = norm(silence, dev)
+    gap = (norm.prior + dev + 1.95).abs()  # how far silence is from the speech mean, per band
+    assert ((dev_after - dev).abs() / gap).max() < 0.1
+    tilt = torch.linspace(-0.4, 0.4, 32)[None, :, None]  # +-0.4: about 7 dB each way
+    y1, _ = norm(speech, torch.zeros(1, 32))
+    y2, _ = norm(speech + 0.5 + tilt, torch.zeros(1, 32))  # ~9 dB louder, recoloured
+    late = slice(200, None)  # after 2 s (4 time constants) the prior is forgotten
+    assert (y1[..., late] - y2[..., late]).abs().max() < 0.05
+    assert (speech + 0.5 + tilt - speech)[..., late].abs().max() > 0.5  # a real difference
+
+
+def test_cmn_config_validates():
+    from dataclasses import replace
+    with pytest.raises(ValueError, match="cmn_s"):
+        replace(SMALL, cmn_s=0.01).validate()

@@ -8,6 +8,8 @@ C channels, H GRU units, E = 7 emotions, K = 52 ARKit weights.
     audio   B x (N*HOP)          new samples of this chunk
     cond    B x N x (E + 1)      per frame: emotion weights * intensity, then intensity
     ctx     B x CONTEXT          the previous 240 samples (frontend window overlap)
+    cmn     B x M                the running mean of the log-mels minus its prior (only when
+                                 ModelConfig.cmn_s > 0: `RunningNorm`)
     conv_i  B x C x (k-1)        each causal conv layer's left context
     gru     layers x B x H       the GRU state
  -> out     B x N x OUT_DIM      frame t of the output belongs to input frame t - lookahead
@@ -57,6 +59,9 @@ class ModelConfig:
     # opening has its targets' spread (a model trained on squared error regresses to the
     # mean under uncertain input and opens too little: `facestream calibrate`).
     open_gain: float = 1.0
+    # Speaker/channel normalisation: each log-mel frame minus a causal running mean of the
+    # speech frames, time constant cmn_s seconds (`RunningNorm`); 0: off (absolute log-mels).
+    cmn_s: float = 0.0
 
     def validate(self) -> None:
         for name in ("n_mels", "channels", "conv_layers", "conv_kernel", "gru_hidden",
@@ -71,6 +76,8 @@ class ModelConfig:
             raise ValueError("an offline model splits gru_hidden over two directions: make it even")
         if self.lookahead < 0:
             raise ValueError(f"ModelConfig.lookahead must be >= 0 frames, got {self.lookahead}")
+        if self.cmn_s and not 0.1 <= self.cmn_s <= 60.0:
+            raise ValueError(f"ModelConfig.cmn_s must be 0 (off) or 0.1-60 s, got {self.cmn_s}")
 
     @property
     def algorithmic_latency_ms(self) -> float:
@@ -152,6 +159,51 @@ def warp_spectrum(power: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
     return power.gather(2, idx(lo)) * (1 - w) + power.gather(2, idx(hi)) * w
 
 
+class RunningNorm(nn.Module):
+    """Causal mean normalisation of the log-mels: x_t - m_t, where m_t is a running mean of the
+    speech frames (cepstral mean normalisation done online, as streaming recognisers do).
+
+    m_t = m_{t-1} + a w_t (x_t - m_{t-1}), a = 1 / (tau * fps): an exponential average whose
+    step is scaled by w_t = sigmoid((e_t - SPEECH_LEVEL) / SPEECH_SLOPE), e_t the frame's mean
+    log-mel, so pauses and noise barely move it and a long silence cannot drag the mean down to
+    the noise floor. What it removes is what stays put over seconds: the channel's colouring
+    (microphone, codec, room) and much of a speaker's long-term spectrum; the absolute level goes
+    too (speech frames sit near 0 whatever the gain). A stream starts from `prior` (the training
+    speech's mean, set before training), and the state is m - prior, so zeros start a stream.
+
+    The recursion is solved in closed form for a whole chunk (one B x N x N product: a few ops
+    whatever N, which the exporters trace): with g_t = log(1 - a w_t) and G its running sum,
+    m_t = exp(G_t) m_0 + sum_{s <= t} exp(G_t - G_s) a w_s x_s.
+
+    x B x M x N, dev B x M -> (x - m  B x M x N, new dev B x M).
+    """
+
+    # Frame level (mean normalised log-mel, LogMel units: 1.15 per 20 dB) at which a frame counts
+    # half as speech: speech peaking at -14..-1 dBFS has its median frame near -0.3 and digital
+    # silence sits at -1.95, so -1.4 takes speech down to about -35 dBFS.
+    SPEECH_LEVEL = -1.4
+    SPEECH_SLOPE = 0.1  # w: 0.004 at digital silence, 0.05 at -1.7 (~45 dB under speech), 0.95 at -1.1
+
+    def __init__(self, n_mels: int, tau_s: float):
+        super().__init__()
+        self.a = 1.0 / (tau_s * vocab.INTERNAL_FPS)
+        self.register_buffer("prior", torch.zeros(n_mels))
+
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """x B x M x N -> B x N speech weights in (0, 1)."""
+        return torch.sigmoid((x.mean(1) - self.SPEECH_LEVEL) / self.SPEECH_SLOPE)
+
+    def forward(self, x: torch.Tensor, dev: torch.Tensor):
+        step = self.a * self.weights(x)  # B x N
+        g = torch.cumsum(torch.log1p(-step), dim=1)  # B x N, falling
+        # exp(G_t - G_s) for s <= t; G_t - G_s <= 0 there, so no overflow however long N.
+        diff = g[:, :, None] - g[:, None, :]  # B x N(t) x N(s)
+        kern = torch.tril(torch.exp(diff.clamp(max=0.0))) * step[:, None, :]
+        m0 = self.prior[None, :] + dev  # B x M
+        mean = torch.exp(g)[:, None, :] * m0[:, :, None] + torch.matmul(x, kern.transpose(1, 2))
+        return x - mean, mean[:, :, -1] - self.prior[None, :]
+
+
 class CausalConv(nn.Module):
     """Residual causal conv over frames with explicit left context.
 
@@ -194,6 +246,7 @@ class StreamingFaceNet(nn.Module):
         self.config = config
         c = config
         self.frontend = LogMel(c.n_mels)
+        self.norm = RunningNorm(c.n_mels, c.cmn_s) if c.cmn_s else None
         layers = [CausalConv(c.n_mels, c.channels, c.conv_kernel)]
         layers += [CausalConv(c.channels, c.channels, c.conv_kernel) for _ in range(c.conv_layers - 1)]
         self.convs = nn.ModuleList(layers)
@@ -206,14 +259,18 @@ class StreamingFaceNet(nn.Module):
 
     def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         c = self.config
-        shapes = [(batch, faudio.CONTEXT_SAMPLES), (batch, c.n_mels, c.conv_kernel - 1)]
+        shapes = [(batch, faudio.CONTEXT_SAMPLES)]
+        if self.norm is not None:
+            shapes.append((batch, c.n_mels))
+        shapes.append((batch, c.n_mels, c.conv_kernel - 1))
         shapes += [(batch, c.channels, c.conv_kernel - 1)] * (c.conv_layers - 1)
         shapes.append((2 * c.gru_layers, batch, c.gru_hidden // 2) if c.offline
                       else (c.gru_layers, batch, c.gru_hidden))
         return shapes
 
     def state_names(self) -> list[str]:
-        return ["ctx"] + [f"conv{i}" for i in range(self.config.conv_layers)] + ["gru"]
+        norm = ["cmn"] if self.norm is not None else []
+        return ["ctx"] + norm + [f"conv{i}" for i in range(self.config.conv_layers)] + ["gru"]
 
     def init_state(self, batch: int = 1) -> list[torch.Tensor]:
         dev = self.frontend.dft.device
@@ -224,10 +281,16 @@ class StreamingFaceNet(nn.Module):
         """audio B x (N*HOP), cond B x N x (E+1), *state -> (out B x N x OUT_DIM, *new_state).
 
         warp (training only, keyword): B x F source bins of a VTLP (`vtlp_bins`)."""
-        ctx, convs, h = state[0], state[1:-1], state[-1]
+        ctx, h = state[0], state[-1]
+        first = 2 if self.norm is not None else 1
+        convs = state[first:-1]
         full = torch.cat([ctx, audio], dim=1)
         new_ctx = full[:, -faudio.CONTEXT_SAMPLES:]
         x = self.frontend(full, warp)  # B x M x N
+        new_norm = []
+        if self.norm is not None:
+            x, dev = self.norm(x, state[1])
+            new_norm.append(dev)
         new_convs = []
         for layer, s in zip(self.convs, convs):
             x, s2 = layer(x, s)
@@ -236,7 +299,7 @@ class StreamingFaceNet(nn.Module):
         z = x.transpose(1, 2) + e  # B x N x C
         y, h2 = self.gru(z, h)
         out = self.head(torch.cat([y, e], dim=2))
-        return (out, new_ctx, *new_convs, h2)
+        return (out, new_ctx, *new_norm, *new_convs, h2)
 
     def decode(self, out: torch.Tensor, gate_grad: bool = True) -> dict[str, torch.Tensor]:
         """`decode_outputs` with this model's closure gate."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import audio as faudio
 from .. import vocab
 from ..formats import float_to_pcm16, pcm16_to_float
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -361,6 +362,26 @@ def load_clips(corpus_root: str, split: str = "train", limit_hours: float = 0.0)
     return clips
 
 
+@torch.no_grad()
+def speech_mean(net: StreamingFaceNet, clips: list[dict], n_clips: int = 200) -> torch.Tensor:
+    """The mean log-mel frame (M,) of up to n_clips clips spread over the list, each frame
+    weighted as `RunningNorm` weighs speech: the prior a stream's running mean starts from."""
+    ctx = torch.zeros(1, faudio.CONTEXT_SAMPLES)
+    total, weight = torch.zeros(net.config.n_mels), torch.zeros(())
+    for c in clips[:: max(1, len(clips) // n_clips)][:n_clips]:
+        a = pcm16_to_float(c["audio"]) if c["audio"].dtype == np.int16 else c["audio"]
+        n = len(a) // vocab.HOP_SAMPLES
+        if n == 0:
+            continue
+        x = net.frontend(torch.cat([ctx, torch.from_numpy(a[: n * vocab.HOP_SAMPLES])[None]], 1))
+        w = net.norm.weights(x)  # 1 x N
+        total += (x[0] * w).sum(1)
+        weight += w.sum()
+    if weight <= 0:
+        raise ValueError("no speech in the training clips to set the running normalisation's prior")
+    return total / weight
+
+
 class _AugmentAdapter:
     """Augmenter returns (audio, pad_front, pad_back); padding is off in training windows."""
 
@@ -430,7 +451,10 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
     sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble, cfg.augment_config) if cfg.augment else None, rng)
     head = load_head()
     device = torch.device(cfg.device)
-    net = StreamingFaceNet(cfg.model).to(device)
+    net = StreamingFaceNet(cfg.model)
+    if net.norm is not None:  # a checkpoint loaded below brings its own prior
+        net.norm.prior.copy_(speech_mean(net, clips))
+    net = net.to(device)
     vl = VertexLoss(head, n_face=cfg.loss.face_vertices, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best_val = 0, math.inf
