@@ -166,3 +166,21 @@ def test_delay_is_one_shift_for_training_and_evaluation():
     assert delay(x, 2, 7)[0].tolist() == [0, 0, 0, 1, 2, 3, 4]  # evaluation: T + L steps
     assert torch.equal(delay(torch.from_numpy(x), 2), torch.from_numpy(delay(x, 2)))
     assert delay(x, 0) is x
+
+
+def test_running_norm_and_frequency_masks_train_and_keep_their_prior(tiny_corpus, tmp_path):
+    """A model with the running normalisation starts from the training speech's mean (saved in
+    the checkpoint, so an export starts streams from it); frequency masks train too."""
+    from facestream.training.train import band_masks
+    out = tmp_path / "cmn"
+    cfg = load_config(None, TINY + [f"corpus={tiny_corpus}", f"out={out}", "steps=2",
+                                    "model.cmn_s=1.0", "freq_masks=2", "freq_mask_width=4"])
+    model, blob = load_checkpoint(train(cfg, progress=False))
+    assert blob["model_config"]["cmn_s"] == 1.0 and model.state_names()[1] == "cmn"
+    prior = model.norm.prior
+    assert prior.shape == (24,) and prior.abs().sum() > 0 and torch.isfinite(prior).all()
+    m = band_masks(np.random.default_rng(0), 64, 24, 2, 4)
+    assert m.shape == (64, 24) and set(np.unique(m)) <= {0.0, 1.0}
+    assert ((1 - m).sum(1) <= 8).all() and (1 - m).sum() > 0
+    with pytest.raises(ValueError, match="freq_mask_width"):
+        load_config(None, ["freq_mask_width=40"]).validate()

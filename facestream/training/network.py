@@ -277,10 +277,11 @@ class StreamingFaceNet(nn.Module):
         return [torch.zeros(s, device=dev) for s in self.state_shapes(batch)]
 
     def forward(self, audio: torch.Tensor, cond: torch.Tensor, *state: torch.Tensor,
-                warp: torch.Tensor | None = None):
+                warp: torch.Tensor | None = None, bands: torch.Tensor | None = None):
         """audio B x (N*HOP), cond B x N x (E+1), *state -> (out B x N x OUT_DIM, *new_state).
 
-        warp (training only, keyword): B x F source bins of a VTLP (`vtlp_bins`)."""
+        Training only (keywords): warp B x F source bins of a VTLP (`vtlp_bins`); bands B x M
+        multipliers of the (normalised) log-mel bands (frequency masking)."""
         ctx, h = state[0], state[-1]
         first = 2 if self.norm is not None else 1
         convs = state[first:-1]
@@ -291,6 +292,8 @@ class StreamingFaceNet(nn.Module):
         if self.norm is not None:
             x, dev = self.norm(x, state[1])
             new_norm.append(dev)
+        if bands is not None:
+            x = x * bands[:, :, None]
         new_convs = []
         for layer, s in zip(self.convs, convs):
             x, s2 = layer(x, s)

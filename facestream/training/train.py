@@ -70,6 +70,11 @@ class TrainConfig:
     # Speaker variety: each window's spectrum is warped by a factor drawn from
     # U(1 - vtlp, 1 + vtlp) (vocal tract length perturbation, in the frontend); 0: off.
     vtlp: float = 0.0
+    # Frequency masking (SpecAugment, Park et al. 2019, without its time masks, which would
+    # hide the sound a frame's face comes from): freq_masks bands of up to freq_mask_width
+    # mel bands each are set to 0 (the features' mean) in each window; 0: off.
+    freq_masks: int = 0
+    freq_mask_width: int = 8
     real_weight: float = 1.0  # how much likelier a second of recorded speech is drawn than synthetic
     augment_config: dict = field(default_factory=dict)  # AugmentConfig fields to change, e.g. p_gsm
     warmup_frames: int = 25  # frames at a mid-utterance window start left out of the loss
@@ -99,6 +104,9 @@ class TrainConfig:
         if self.val_every < 0 or self.val_windows < 1:
             raise ValueError(f"val_every must be >= 0 (0: no validation) and val_windows >= 1, "
                              f"got {self.val_every}, {self.val_windows}")
+        if self.freq_masks < 0 or not 1 <= self.freq_mask_width <= self.model.n_mels // 2:
+            raise ValueError(f"freq_masks must be >= 0 and freq_mask_width in 1..n_mels/2, got "
+                             f"{self.freq_masks}, {self.freq_mask_width}")
         if not 0.0 <= self.vtlp < 0.5 or self.real_weight <= 0:
             raise ValueError(f"vtlp must be in [0, 0.5) and real_weight > 0, got {self.vtlp}, "
                              f"{self.real_weight}")
@@ -362,6 +370,17 @@ def load_clips(corpus_root: str, split: str = "train", limit_hours: float = 0.0)
     return clips
 
 
+def band_masks(rng: np.random.Generator, batch: int, n_mels: int, count: int, width: int) -> np.ndarray:
+    """B x M multipliers: 1, with `count` runs of 0..width mel bands at random places set to 0."""
+    out = np.ones((batch, n_mels), np.float32)
+    for b in range(batch):
+        for _ in range(count):
+            w = int(rng.integers(0, width + 1))
+            lo = int(rng.integers(0, n_mels - w + 1))
+            out[b, lo:lo + w] = 0.0
+    return out
+
+
 @torch.no_grad()
 def speech_mean(net: StreamingFaceNet, clips: list[dict], n_clips: int = 200) -> torch.Tensor:
     """The mean log-mel frame (M,) of up to n_clips clips spread over the list, each frame
@@ -513,7 +532,11 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
         if cfg.vtlp:
             alpha = rng.uniform(1 - cfg.vtlp, 1 + cfg.vtlp, cfg.batch_size)
             warp = torch.from_numpy(vtlp_bins(alpha, net.frontend.bins)).to(device)
-        raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size), warp=warp)
+        bands = None
+        if cfg.freq_masks:
+            bands = torch.from_numpy(band_masks(rng, cfg.batch_size, cfg.model.n_mels,
+                                                cfg.freq_masks, cfg.freq_mask_width)).to(device)
+        raw, *_ = model(batch["audio"], cond, *net.init_state(cfg.batch_size), warp=warp, bands=bands)
         pred = net.decode(raw, gate_grad=not cfg.closure_detach)
         loss, parts = compute_losses(pred, tgt, mask, vl, cfg)
         opt.zero_grad(set_to_none=True)
