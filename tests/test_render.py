@@ -96,3 +96,17 @@ def test_resize_and_present_into_another_framebuffer(renderer, head):
 def test_wrong_vertex_count_is_refused(renderer):
     with pytest.raises(ValueError, match="vertices"):
         renderer.render(np.zeros((10, 3), np.float32))
+
+
+def test_sheet_captions_draw_accented_letters():
+    """Captions name utterances of many languages: an accented letter must draw as itself, not
+    as the font's missing-glyph box (which a private-use character always draws)."""
+    from facestream.viewer.sheet import contact_sheet
+    img = np.full((60, 120, 3), 200, np.uint8)
+
+    def caption(text):
+        return contact_sheet([img], [text], columns=1)[60:].astype(int)
+
+    accented, box, plain = caption("í ř ě"), caption("\ue000 \ue000 \ue000"), caption("i r e")
+    assert np.abs(accented - box).sum() > 0
+    assert np.abs(accented - plain).sum() > 0  # the accents are drawn

@@ -6,6 +6,17 @@ from pathlib import Path
 import numpy as np
 
 
+def caption_font(size: int):
+    """DejaVu Sans (fonts-dejavu-core, installed by `make deps`) at `size` px: it has the accents
+    of every language the corpus speaks; Pillow's own default font (the fallback) lacks many
+    (a Czech í drew as a box)."""
+    from PIL import ImageFont
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 4,
                   title: str | None = None, path: str | Path | None = None) -> np.ndarray:
     """Tile H x W x 3 uint8 images (all the same size) with a caption under each.
@@ -13,7 +24,7 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 4,
     Returns the sheet as an image; writes a PNG when `path` is given.
     """
     try:
-        from PIL import Image, ImageDraw, ImageFont
+        from PIL import Image, ImageDraw
     except ImportError as e:
         raise ImportError("contact sheets need Pillow: pip install 'facestream[viewer]'") from e
     if not images or len(images) != len(labels):
@@ -24,7 +35,7 @@ def contact_sheet(images: list[np.ndarray], labels: list[str], columns: int = 4,
     top = cap + 8 if title else 0
     sheet = Image.new("RGB", (columns * w, top + rows * (h + cap + 6)), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=int(cap * 0.8))
+    font = caption_font(int(cap * 0.8))
     if title:
         draw.text((8, 4), title, fill=(20, 20, 20), font=font)
     for i, (img, label) in enumerate(zip(images, labels)):

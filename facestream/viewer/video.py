@@ -157,7 +157,9 @@ class Canvas:
     there is more than one. Captions are drawn once; each frame only pastes panels."""
 
     def __init__(self, labels: list[str], columns: int, size: tuple[int, int]):
-        from PIL import Image, ImageDraw, ImageFont
+        from PIL import Image, ImageDraw
+
+        from .sheet import caption_font
         w, h = size
         n = len(labels)
         columns = min(columns, n)
@@ -169,7 +171,7 @@ class Canvas:
         bg = tuple(int(round(255 * c)) for c in BACKGROUND)
         img = Image.new("RGB", self.size, bg)
         draw = ImageDraw.Draw(img)
-        font = ImageFont.load_default(size=max(10, int(self.cap * 0.7))) if self.cap else None
+        font = caption_font(max(10, int(self.cap * 0.7))) if self.cap else None
         self.origins = []
         for i, label in enumerate(labels):
             r, c = divmod(i, columns)
