@@ -16,10 +16,13 @@ MAIN_PKGS="espeak-ng sox libsox-fmt-all flite festival festvox-us-slt-hts
   asterisk-core-sounds-fr-g722 asterisk-core-sounds-it-g722 asterisk-core-sounds-ru-g722
   asterisk-prompt-it-menardi-wav klettres-data ktuberling-data
   fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl"
-# Real voices unpacked, not installed: these two conflict with asterisk-core-sounds-fr/-es
-# (they replace the "asterisk-prompt-fr/es" those provide), and installing them removes the
-# transcripts that their prompts and June's and Allison's are read against.
-EXTRACT_PKGS="asterisk-prompt-fr-armelle asterisk-prompt-es-co"
+# Real voices unpacked, not installed: the two Asterisk prompt packages conflict with
+# asterisk-core-sounds-fr/-es (they replace the "asterisk-prompt-fr/es" those provide), and
+# installing them removes the transcripts that their prompts and June's and Allison's are read
+# against.
+# flight-of-the-amazon-queen is unpacked too: installing it would pull in the ScummVM engine
+# and 14 libraries it needs, and the corpus only reads its queen.1c.
+EXTRACT_PKGS="asterisk-prompt-fr-armelle asterisk-prompt-es-co flight-of-the-amazon-queen"
 EXTRACT_DIR=${FACESTREAM_DEBIAN_DATA:-/opt/facestream/debian}
 # The microphone test's virtual source: sounddevice -> PortAudio -> ALSA -> PulseAudio.
 MAIN_PKGS="$MAIN_PKGS pulseaudio pulseaudio-utils libasound2-plugins"

@@ -126,6 +126,7 @@ class Prompt:
     text: str  # transcript, bracketed asides removed
     source: str = "asterisk"  # the corpus source the recording belongs to
     speaker: str = ""  # the person recorded (Voice.speaker)
+    member: str = ""  # the recording's entry when `path` is a container of many (FOTAQ's)
 
 
 def parse_transcripts(lines) -> dict[str, str]:
@@ -235,6 +236,9 @@ def decode_audio(path: str | Path) -> np.ndarray:
 
 def load_prompt(prompt: Prompt) -> tuple[np.ndarray, str]:
     """(S float32 mono audio at vocab.SAMPLE_RATE with peak <= 1, transcript)."""
+    if prompt.member:
+        from .fotaq import decode_member
+        return decode_member(prompt.path, prompt.member), prompt.text
     return decode_audio(prompt.path), prompt.text
 
 

@@ -33,6 +33,11 @@ from . import store
 from .store import DEFAULT_REAL_SOURCES, REAL_SOURCES
 from .types import Utterance
 
+# Real-speech sources whose English transcripts are subtitles, not the script the speaker
+# read (game dialogue: an actor may say a line otherwise): pocketsphinx times them and, like
+# non-English recordings, each must also pass ctc_align's transcript rank test, since
+# pocketsphinx keeps any transcript whose words are in its dictionary.
+RANK_TESTED_ENGLISH: frozenset[str] = frozenset({"fotaq"})
 
 @dataclass(frozen=True)
 class BuildConfig:
@@ -162,21 +167,24 @@ def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
 
 def real_prompts(voice: str) -> list:
     """The recordings of one real voice, with transcripts (asterisk.Prompt records)."""
-    from . import asterisk, debian_voices, fillets
+    from . import asterisk, debian_voices, fillets, fotaq
     if voice in asterisk.VOICE_BY_NAME:
         return asterisk.list_prompts(voice=voice)
     if voice in fillets.voices():
         return fillets.list_prompts(voice=voice)
+    if voice in fotaq.voices():
+        return fotaq.list_prompts(voice=voice)
     return debian_voices.list_prompts(voice=voice)
 
 
 def real_voices(sources=REAL_SOURCES) -> list[str]:
     """The installed real voices of `sources`, sorted."""
-    from . import asterisk, debian_voices, fillets
+    from . import asterisk, debian_voices, fillets, fotaq
     names = [v.name for v in asterisk.installed_voices()] if "asterisk" in sources else []
     names += [v for v in debian_voices.installed_voices()
               if debian_voices.voices()[v][0] in sources]
     names += fillets.installed_voices() if "fillets" in sources else []
+    names += fotaq.installed_voices() if "fotaq" in sources else []
     return sorted(names)
 
 
@@ -225,16 +233,23 @@ def _align(prompts) -> tuple[list[Utterance], int]:
 
     English goes through pocketsphinx (it keeps every recording whose words are all in its
     dictionary), other languages through our CTC aligner, which keeps a recording only when
-    its transcript beats 20 other transcripts of the same voice on its own audio. Both
-    aligners name utterances "asterisk/VOICE/LANG/ID": each is renamed after its
-    recording's source and given its speaker."""
+    its transcript beats 20 other transcripts of the same voice on its own audio. English of
+    the RANK_TESTED_ENGLISH sources must pass that rank test too. Both aligners name
+    utterances "asterisk/VOICE/LANG/ID": each is renamed after its recording's source and
+    given its speaker."""
     by_uid = {f"asterisk/{p.voice}/{p.language}/{p.id}": p for p in prompts}
     english = [p for p in prompts if p.language == "en"]
     other = [p for p in prompts if p.language != "en"]
     utts: list[Utterance] = []
     if english:
         from .align_sphinx import align_prompts
-        utts += align_prompts(english)[0]
+        timed = align_prompts(english)[0]
+        tested = [u for u in timed if by_uid[u.uid].source in RANK_TESTED_ENGLISH]
+        if tested:
+            from .ctc_align import rank_transcripts
+            failed = {u.uid for u, m in zip(tested, rank_transcripts(tested)) if not m > 0}
+            timed = [u for u in timed if u.uid not in failed]
+        utts += timed
     if other:
         from .ctc_align import align_prompts as ctc_align_prompts
         utts += ctc_align_prompts(other)

@@ -52,7 +52,8 @@ from .evaluation import (boundary_errors, evaluate_english, evaluate_heldout,
                          matched_boundary_errors)
 from .model import (CHECKPOINT_VERSION, DEFAULT_WEIGHTS, AlignerConfig, PhoneModel,
                     check_audio, mel_filterbank, num_frames)
-from .prompts import WRONG_TEXTS, align_asterisk, align_prompts, transcript_margins
+from .prompts import (WRONG_TEXTS, align_asterisk, align_prompts, rank_transcripts,
+                      transcript_margins)
 from .training import TrainConfig, train_aligner
 
 __all__ = [
@@ -61,7 +62,8 @@ __all__ = [
     "AlignerConfig", "Alignment", "PhoneModel", "TrainConfig", "align_asterisk",
     "align_prompts", "boundary_errors", "check_audio", "english_split", "evaluate_english",
     "evaluate_heldout", "frames_to_segments", "matched_boundary_errors", "mel_filterbank",
-    "num_frames", "parse_pho", "phonemize", "segments_to_frames", "speakable", "synth_set",
+    "num_frames", "parse_pho", "phonemize", "rank_transcripts", "segments_to_frames",
+    "speakable", "synth_set",
     "synth_utterance", "train_aligner", "transcript_margins", "viterbi", "words_of",
 ]
 

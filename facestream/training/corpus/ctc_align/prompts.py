@@ -44,6 +44,41 @@ def transcript_margins(aligner: Aligner, items: list[tuple], k: int = WRONG_TEXT
     return out
 
 
+def _align_own(aligner: Aligner, audio: np.ndarray, text: str, language: str):
+    """(phonemised words, T x P log posteriors, Alignment) of audio along its own text."""
+    words = phonemize(speakable(text), language)
+    logp = aligner.log_posteriors(audio)
+    return words, logp, aligner.align_detailed(audio, words, logp=logp)
+
+
+def rank_transcripts(utts: list[Utterance], aligner: Aligner | None = None) -> np.ndarray:
+    """The rank test for utterances another aligner has timed (English game dialogue, which
+    pocketsphinx keeps whenever its words are in the dictionary): each one's margin
+    (`transcript_margins`) against the other transcripts of its voice, NaN where its own
+    transcript cannot be aligned or no other has a similar length. Keep those > 0. Sets
+    meta["confidence"] and meta["margin"]; the phone timing is left as it is."""
+    aligner = aligner or Aligner()
+    margins = np.full(len(utts), np.nan)
+    by_voice: dict[str, list[int]] = {}
+    for i, u in enumerate(utts):
+        by_voice.setdefault(u.voice, []).append(i)
+    for group in by_voice.values():
+        done, items = [], []
+        for i in group:
+            u = utts[i]
+            try:
+                words, logp, al = _align_own(aligner, u.audio, u.text, u.language)
+            except (ValueError, RuntimeError):
+                continue
+            done.append(i)
+            items.append((logp, words, al.confidence))
+            u.meta["confidence"] = al.confidence
+        margins[done] = transcript_margins(aligner, items)
+    for u, m in zip(utts, margins):
+        u.meta["margin"] = float(m)
+    return margins
+
+
 def align_prompts(prompts, aligner: Aligner | None = None, threshold: float | None = None,
                   keep_all: bool = False, report: dict | None = None, log=None) -> list[Utterance]:
     """Align Asterisk `Prompt`s (any non-English voices) along espeak-ng's reading of their
@@ -72,9 +107,7 @@ def align_prompts(prompts, aligner: Aligner | None = None, threshold: float | No
                 continue
             r["minutes"] += audio.size / vocab.SAMPLE_RATE / 60
             try:
-                words = phonemize(speakable(text), p.language)
-                logp = aligner.log_posteriors(audio)
-                al = aligner.align_detailed(audio, words, logp=logp)
+                words, logp, al = _align_own(aligner, audio, text, p.language)
             except (ValueError, RuntimeError):
                 r["failed"] += 1
                 continue
