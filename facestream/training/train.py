@@ -470,14 +470,14 @@ def train(cfg: TrainConfig, clips: list[dict] | None = None, progress: bool = Tr
     sampler = WindowSampler(clips, cfg, _AugmentAdapter(babble, cfg.augment_config) if cfg.augment else None, rng)
     head = load_head()
     device = torch.device(cfg.device)
+    last = out / "last.pt"
     net = StreamingFaceNet(cfg.model)
-    if net.norm is not None:  # a checkpoint loaded below brings its own prior
-        net.norm.prior.copy_(speech_mean(net, clips))
+    if net.norm is not None and not (last.exists() or cfg.init_from):
+        net.norm.prior.copy_(speech_mean(net, clips))  # (a checkpoint brings its own prior)
     net = net.to(device)
     vl = VertexLoss(head, n_face=cfg.loss.face_vertices, seed=cfg.seed).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best_val = 0, math.inf
-    last = out / "last.pt"
     if last.exists():
         _, blob = load_checkpoint(last, map_location=device)
         diff = config_differences(blob.get("train_config") or {}, cfg)
