@@ -179,6 +179,9 @@ def test_phone_classes_and_lead():
     assert E.phone_class("n") == "alveolar" and E.phone_class("f") == "labiodental"
     assert E.phone_class("ax") == "reduced vowel" and E.phone_class("aa") == "open vowel"
     assert E.phone_class("sil") == "silence" and E.phone_class("w") == "other"
+    # closure is scored where real lips close: /p b m/, not Spanish [β] (docs/rig.md)
+    assert E.phone_class("b") == E.phone_class("m") == "bilabial"
+    assert E.phone_class("bh") == "other"
     t = np.sin(np.linspace(0, 20, 300)) + np.linspace(0, 1, 300)
     early = np.roll(t, -3)  # the prediction runs 3 frames ahead of the target
     corr = E.lead_correlation(early[:-10], t[:-10])

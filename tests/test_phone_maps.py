@@ -49,6 +49,9 @@ def test_mbrola_rules():
     assert to_inventory("mbrola", "E", "mb-it1") == "ey"  # it1's own capitals
     assert to_inventory("mbrola", "E", "mb-it3") == "eh"
     assert to_inventory("mbrola", "_", "mb-us1") == "sil"
+    assert to_inventory("mbrola", "B", "mb-es1") == "bh"  # Spanish lenited /b/: [β]
+    assert to_inventory("mbrola", "b", "mb-es1") == "b"
+    assert to_inventory("mbrola", "B", "mb-it1") == "b"  # it1's capitals: B is /b/
     assert phone_maps.mbrola_database("mb-de4-en") == "de4"
     assert phone_maps.mbrola_database("fr") == "fr1"
 

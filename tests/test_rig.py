@@ -163,6 +163,26 @@ def test_bilabials_override_the_jaw_of_their_neighbours():
     assert art.closure[centre_frame(ph[2])] == 1.0
 
 
+def test_lenited_b_narrows_the_lips_without_closing(head):
+    # Spanish /b/ between vowels ([β], "bh") is made with incomplete closure, and more
+    # constricted the longer it lasts (Parrell 2011; docs/rig.md "Lenited /b/"); after a
+    # pause it is a stop and closes.
+    assert "bh" not in phonemes.BILABIALS and phonemes.PHONES["bh"].allophone_of == "b"
+    gaps = []
+    for ms in (40, 60, 90):
+        ph = seq(("sil", 300), ("a", 120), ("bh", ms), ("a", 120), ("sil", 300))
+        art = rig.articulate(ph)
+        assert art.closure.max() == 0.0
+        c_gap, _ = centre_gap(head, ph, 2)
+        v_gap, _ = centre_gap(head, ph, 1)
+        assert BILABIAL_MAX_GAP < c_gap < 0.85 * v_gap, (ms, c_gap, v_gap)
+        gaps.append(c_gap)
+    assert gaps[0] > gaps[1] > gaps[2]  # undershoot: shorter, less constricted
+    ph = seq(("sil", 300), ("b", 60), ("a", 120), ("sil", 300))
+    assert rig.articulate(ph).closure[centre_frame(ph[1])] == 1.0
+    assert centre_gap(head, ph, 1)[0] < BILABIAL_MAX_GAP
+
+
 # ---- coarticulation and timing -------------------------------------------------------------
 def test_rounding_is_anticipated_and_carried_over():
     pucker = vocab.ARKIT_INDEX["mouthPucker"]

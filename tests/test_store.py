@@ -8,7 +8,7 @@ from facestream import vocab
 from facestream.training.corpus import PhoneSeg, Targets, Utterance
 from facestream.training.corpus.store import (
     Corpus, CorpusError, ShardWriter, assign_real_split, assign_split, choose_held_out,
-    completed_jobs, init_corpus, is_real, job_seed, read_manifest, real_speaker_split,
+    completed_jobs, forget_jobs, init_corpus, is_real, job_seed, read_manifest, real_speaker_split,
     speaker_of,
 )
 from facestream.training.phonemes import INVENTORY, PHONE_INDEX
@@ -145,6 +145,25 @@ def test_resume_after_crash_ignores_partial_job_and_temp_files(tmp_path):
     build(clean, seed=7, jobs=("a", "b", "c"))
     m1, m2 = read_manifest(tmp_path), read_manifest(clean)
     assert m1["jobs"]["b"]["sha256"] == m2["jobs"]["b"]["sha256"]
+
+
+def test_forgotten_jobs_are_built_again_and_replace_their_shards(tmp_path):
+    init_corpus(tmp_path, {"n": 5}, 7)
+    run_job(tmp_path, "voice.mb-es1", 7)
+    run_job(tmp_path, "voice.mb-us1", 7)
+    rng = np.random.default_rng(0)
+    with ShardWriter(tmp_path, "real.asterisk-es-co", shard_minutes=1.0) as w:
+        w.add(*make_pair(rng, "co/1", voice="asterisk-es-co", source="asterisk",
+                         language="es"), "test")
+    before = {p.name for p in (tmp_path / "shards").iterdir()}
+    assert forget_jobs(tmp_path, languages=["de"]) == []
+    assert forget_jobs(tmp_path, ["voice.mb-es*"], ["es"]) == ["real.asterisk-es-co",
+                                                                "voice.mb-es1"]
+    assert completed_jobs(tmp_path) == {"voice.mb-us1"}
+    assert len(Corpus(tmp_path)) == 5  # a forgotten job's utterances are no longer read
+    run_job(tmp_path, "voice.mb-es1", 7, n=2)  # its writer replaces the old shards
+    names = {p.name for p in (tmp_path / "shards").iterdir()}
+    assert names < before and len(Corpus(tmp_path)) == 7 and Corpus(tmp_path).verify() == []
 
 
 def test_rewriting_a_complete_job_or_another_config_is_refused(tmp_path):

@@ -38,7 +38,7 @@ import numpy as np
 from .. import vocab
 from ..engine.head import Head, load_head
 from .face import FaceSubset, delay
-from .phonemes import PHONES, REDUCED_VOWELS
+from .phonemes import BILABIALS, PHONES, REDUCED_VOWELS
 
 OPEN_VOWELS = frozenset(p for p, ph in PHONES.items() if ph.kind == "vowel" and ph.height >= 2.5)
 CONSONANT_CLASSES = ("bilabial", "labiodental", "dental", "alveolar", "velar", "other")
@@ -55,7 +55,9 @@ def phone_class(symbol: str) -> str:
         if symbol in REDUCED_VOWELS:
             return "reduced vowel"
         return "open vowel" if symbol in OPEN_VOWELS else "other vowel"
-    if ph.place in ("bilabial", "labiodental", "dental", "alveolar"):
+    if ph.place == "bilabial":  # the lips close at stops and nasals, not at Spanish [β]
+        return "bilabial" if symbol in BILABIALS else "other"
+    if ph.place in ("labiodental", "dental", "alveolar"):
         return ph.place
     return "velar" if ph.place in ("velar", "uvular") else "other"
 

@@ -70,7 +70,7 @@ SAMPA: dict[str, str] = {
     "Z": "zh", "h": "hh", "h\\": "hh", "x": "x", "X": "x", "G": "x", "C": "c", "j": "j",
     "J": "ny", "L": "ly", "l": "l", "r": "r", "R": "rx", "4": "dx", "r2": "rr", "rr": "rr",
     "w": "w", "W": "w", "H": "hw", "?": "q", "tS": "ch", "dZ": "jh", "ts": "ts", "dz": "ts",
-    "pf": "p", "B": "b", "c": "k", "jj": "j", "q": "k",
+    "pf": "p", "B": "bh", "c": "k", "jj": "j", "q": "k",
     # allophones and espeak-ng names passed through untranslated
     "p_h": "p", "t_h": "t", "k_h": "k", "ph": "p", "th": "t", "kh": "k",
     "d'": "d", "t'": "t", "n'": "ny", "l'": "l", "s'": "s", "z'": "z", "ts'": "ch",

@@ -27,6 +27,8 @@ class Phone:
     rounding: float = 0.0  # 0 spread/neutral .. 2 strongly rounded (also labialised consonants)
     glide_to: str = ""  # diphthongs: the vowel the glide ends on
     example: str = ""
+    allophone_of: str = ""  # a contextual variant of this phoneme (Spanish [β] of /b/): an
+    #                         acoustic model trained without the variant hears that phoneme
 
 
 def _v(sym, height, backness, rounding, example, glide_to=""):
@@ -34,8 +36,9 @@ def _v(sym, height, backness, rounding, example, glide_to=""):
                  glide_to=glide_to, example=example)
 
 
-def _c(sym, place, manner, example, rounding=0.0):
-    return Phone(sym, "consonant", place=place, manner=manner, rounding=rounding, example=example)
+def _c(sym, place, manner, example, rounding=0.0, allophone_of=""):
+    return Phone(sym, "consonant", place=place, manner=manner, rounding=rounding, example=example,
+                 allophone_of=allophone_of)
 
 
 INVENTORY: tuple[Phone, ...] = (
@@ -75,13 +78,19 @@ INVENTORY: tuple[Phone, ...] = (
     _c("hh", "glottal", "fricative", "hat"), _c("q", "glottal", "stop", "uh-oh"),
     _c("w", "labiovelar", "approximant", "wet", rounding=2.0),
     _c("hw", "labiovelar", "approximant", "French huit", rounding=1.8),
+    # Appended, never inserted: corpora store phones as indices into this tuple.
+    # Spanish /b/ between vowels and after non-nasal consonants: the lips approach without
+    # closing (docs/rig.md, "Lenited /b/"); espeak-ng writes it [β] (MBROLA SAMPA "B").
+    _c("bh", "bilabial", "approximant", "Spanish lobo [β]", allophone_of="b"),
 )
 
 PHONES: dict[str, Phone] = {p.symbol: p for p in INVENTORY}
 PHONE_INDEX: dict[str, int] = {p.symbol: i for i, p in enumerate(INVENTORY)}
 NUM_PHONES = len(INVENTORY)
 SILENCE = "sil"
-BILABIALS = frozenset(p.symbol for p in INVENTORY if p.place == "bilabial")
+# The bilabials whose lips close (stops and nasals; not the approximant [β]).
+BILABIALS = frozenset(p.symbol for p in INVENTORY
+                      if p.place == "bilabial" and p.manner in ("stop", "nasal"))
 LABIODENTALS = frozenset(p.symbol for p in INVENTORY if p.place == "labiodental")
 VOWELS = frozenset(p.symbol for p in INVENTORY if p.kind == "vowel")
 # Reduced (unstressable) vowels: the schwa. Maps send every engine's reduced vowel here
@@ -91,6 +100,8 @@ REDUCED_VOWELS = frozenset({"ax"})
 for _p in INVENTORY:
     if _p.glide_to and _p.glide_to not in PHONES:
         raise AssertionError(f"{_p.symbol} glides to unknown {_p.glide_to}")
+    if _p.allophone_of and _p.allophone_of not in PHONES:
+        raise AssertionError(f"{_p.symbol} is an allophone of unknown {_p.allophone_of}")
 
 
 def phone(symbol: str) -> Phone:

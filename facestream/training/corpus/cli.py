@@ -23,6 +23,10 @@ def add_parser(sub) -> None:
     b.add_argument("--no-asterisk", action="store_true", help="leave out the Asterisk prompts")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    b.add_argument("--redo", default="", help="comma-separated job ids or shell patterns to "
+                   "build again in an existing corpus (e.g. 'voice.mb-es*,real.asterisk-es-co')")
+    b.add_argument("--redo-language", default="", help="comma-separated languages whose jobs "
+                   "to build again (after a change to that language's phones, e.g. 'es')")
     b.set_defaults(func=_build)
 
     i = dsub.add_parser("inspect", help="plot samples to PNG and print corpus statistics")
@@ -57,6 +61,17 @@ def _build(args) -> int:
                       engines=tuple(e for e in args.engines.split(",") if e),
                       real_sources=() if args.no_real else tuple(
                           s for s in sources if not (args.no_asterisk and s == "asterisk")))
+    redo = [p for p in args.redo.split(",") if p]
+    redo_lang = [lang for lang in args.redo_language.split(",") if lang]
+    if redo or redo_lang:
+        from .store import forget_jobs, init_corpus
+        init_corpus(args.out, cfg.to_dict(), args.seed)  # same config and seed, or refuse
+        gone = forget_jobs(args.out, redo, redo_lang)
+        if not gone:
+            print(f"--redo/--redo-language matched no completed job in {args.out}",
+                  file=sys.stderr)
+            return 2
+        print(f"building again: {', '.join(gone)}", flush=True)
     rep = build(args.out, cfg, seed=args.seed, workers=args.workers)
     print(json.dumps({k: v for k, v in rep.items() if k != "reports"}, indent=1))
     from .inspect import format_stats

@@ -93,6 +93,10 @@ CONSONANT_VISEMES: dict[str, tuple[tuple[float, float], ...]] = {
                         _u, (0.0, SPEC), (0.35, SPEC), (0.0, SPEC)),
     "bilabial_nasal":  ((0.05, STRONG), (0.0, SPEC), (0.0, SPEC), _u, _u,
                         _u, (0.0, SPEC), (0.15, SPEC), (0.0, SPEC)),
+    # Spanish [β]: /b/'s lip target (at contact), no contact imposed; whether the lips meet
+    # is left to the blend, as undershoot in a short segment (Parrell 2011; docs/rig.md).
+    "bilabial_approximant": ((0.03, CRIT), (0.0, CRIT), (0.0, CRIT), _u, _u,
+                             _u, (0.0, SPEC), (0.0, SPEC), (0.0, SPEC)),
     "labiodental":     ((0.05, STRONG), (0.0, SPEC), (0.0, WEAK), (0.0, WEAK), (0.0, WEAK),
                         _u, (0.75, CRIT), (0.0, SPEC), (0.0, SPEC)),
     "dental":          ((0.08, STRONG), (0.06, SPEC), (0.03, SPEC), _u, _u,
@@ -173,7 +177,8 @@ def viseme_class(p: phonemes.Phone) -> str:
         return "vowel"
     place, manner = p.place, p.manner
     if place == "bilabial":
-        return "bilabial_nasal" if manner == "nasal" else "bilabial_stop"
+        return {"nasal": "bilabial_nasal", "approximant": "bilabial_approximant"}.get(
+            manner, "bilabial_stop")
     if place == "alveolar":
         if manner in ("fricative", "affricate"):
             return "sibilant"

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fnmatch
 import hashlib
 import io
 import json
@@ -238,6 +239,28 @@ def init_corpus(root: str | Path, config: Mapping, seed: int) -> dict:
 def completed_jobs(root: str | Path) -> set[str]:
     """Ids of the jobs whose shards are all written: the builder skips these on a rerun."""
     return set(read_manifest(root)["jobs"])
+
+
+def forget_jobs(root: str | Path, patterns: Iterable[str] = (),
+                languages: Iterable[str] = ()) -> list[str]:
+    """Mark completed jobs as not done, so the next build redoes them (after a change to
+    how targets or phones are made, e.g. a phone map of one language). A job goes when its
+    id matches one of the shell-style `patterns` ("voice.mb-es*") or it holds an utterance in
+    one of `languages`. Its shards stay until its writer replaces them. Returns the ids."""
+    root = Path(root)
+    patterns, languages = list(patterns), set(languages)
+    by_language = set()
+    if languages:
+        by_language = {f"{'real' if is_real(r) else 'voice'}.{r['voice']}"
+                       for r in Corpus(root).records if r["language"] in languages}
+    with _manifest_lock(root):
+        m = read_manifest(root)
+        gone = sorted(j for j in m["jobs"]
+                      if j in by_language or any(fnmatch.fnmatchcase(j, p) for p in patterns))
+        for j in gone:
+            del m["jobs"][j]
+        _write_atomic(root / MANIFEST, _manifest_bytes(m))
+    return gone
 
 
 def _manifest_bytes(m: dict) -> bytes:

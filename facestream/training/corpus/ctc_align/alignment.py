@@ -71,6 +71,17 @@ class Alignment:
     frame_phones: np.ndarray = field(repr=False)  # T int indices into INVENTORY
 
 
+def _column(model_phones: tuple[str, ...], p) -> int:
+    """The model output that scores inventory phone `p`: its own, or, for an allophone the
+    model was trained without (a checkpoint older than the phone), its phoneme's."""
+    if p.symbol in model_phones:
+        return model_phones.index(p.symbol)
+    if p.allophone_of in model_phones:
+        return model_phones.index(p.allophone_of)
+    raise ValueError(f"the phone model has no output for {p.symbol!r}: retrain it "
+                     "(python -m facestream.training.corpus.ctc_align train)")
+
+
 class Aligner:
     """Forced alignment with a `PhoneModel`: `align(audio, phones)`, `align_text(audio, text,
     language)`."""
@@ -78,7 +89,7 @@ class Aligner:
     def __init__(self, model: PhoneModel | None = None, prior_scale: float = 0.5):
         self.model = model or PhoneModel.load()
         self.prior_scale = prior_scale  # how much of the prior to divide out (0 = posteriors)
-        self._col = np.array([self.model.cfg.phones.index(p.symbol) for p in INVENTORY])
+        self._col = np.array([_column(self.model.cfg.phones, p) for p in INVENTORY])
 
     def log_posteriors(self, audio: np.ndarray) -> np.ndarray:
         """T x P log posteriors in inventory order (reusable across `align_detailed` calls)."""

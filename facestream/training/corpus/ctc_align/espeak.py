@@ -36,14 +36,14 @@ def speakable(text: str) -> str:
 
 # espeak-ng's IPA (`--ipa`) for the languages not read through an MBROLA voice (es, ru).
 # phone_maps has no espeak engine yet; this table follows its rules (palatalised consonants
-# -> plain, n' -> ny; long -> short; trill r -> rr, tap -> dx; Spanish b/d/g approximants
-# as MBROLA's B/D/G) and should move there.
+# -> plain, n' -> ny; long -> short; trill r -> rr, tap -> dx; Spanish approximants
+# as MBROLA's B/D/G: [β] -> bh, [ð] -> dh, [ɣ] -> g) and should move there.
 ESPEAK_IPA: dict[str, tuple[str, ...]] = {
     "i": ("iy",), "ɪ": ("ih",), "ɪ^": ("ih",), "e": ("ey",), "ɛ": ("eh",), "æ": ("ae",),
     "a": ("a",), "ɑ": ("aa",), "ʌ": ("ah",), "ɐ": ("ah",), "ə": ("ax",), "o": ("oh",),
     "ɔ": ("ao",), "ɔː": ("ao",), "u": ("uw",), "uː": ("uw",), 'u"': ("uw",), "ʊ": ("uh",),
     "ɵ": ("oe",), "ø": ("oe",), "ɨ": ("ix",), "aɪ": ("ay",), "eɪ": ("ey",), "əʊ": ("ow",),
-    "aʊ": ("aw",), "oɪ": ("oy",), "β": ("b",), "ð": ("dh",), "ɣ": ("g",), "ʝ": ("j",),
+    "aʊ": ("aw",), "oɪ": ("oy",), "β": ("bh",), "ð": ("dh",), "ɣ": ("g",), "ʝ": ("j",),
     "ɲ": ("ny",), "ʎ": ("ly",), "θ": ("th",),
     "ja": ("j", "a"), "ju": ("j", "uw"), "jo": ("j", "oh"), "je": ("j", "ey"), "əl": ("ax", "l"),
     "p": ("p",), "b": ("b",), "t": ("t",), "d": ("d",), "k": ("k",), "ɡ": ("g",), "g": ("g",),
