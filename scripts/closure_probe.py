@@ -54,15 +54,18 @@ def probe(pred, mh, seqs) -> dict:
     from facestream.contract import OUT_CLOSURE
     from facestream.training.evaluate import CLOSED_MM, phone_class, stream_raw
     pos, neg, pmax = [], [], []
+    by_context = {}  # (phone, what precedes it) -> closure probabilities at its centres
     within = dict.fromkeys(WINDOWS_FRAMES, 0)
     centre_closed, shut = 0, {c: [0, 0] for c in OTHER}  # class -> [shut, count]
     for s in seqs:
         p = torch.sigmoid(stream_raw(pred.model, s)[:, OUT_CLOSURE]).numpy()
         gap = mh.lip_gap(mh.vertices(*pred(s))) * 1000.0
         T = len(p)
-        for ph in s.phones:
+        for i, ph in enumerate(s.phones):
             c = phone_class(ph.phone)
             t = min(int((ph.start + ph.end) / 2 * vocab.INTERNAL_FPS), T - 1)
+            if c == "bilabial" or ph.phone == "bh":
+                by_context.setdefault((ph.phone, left_context(s.phones, i)), []).append(p[t])
             if c == "bilabial":
                 pos.append(p[t])
                 centre_closed += bool(gap[t] < CLOSED_MM)
@@ -82,7 +85,19 @@ def probe(pred, mh, seqs) -> dict:
             "p_other": float(np.median(neg)) if neg else float("nan"),
             "closed_within_ms": {10 * w: v / n for w, v in within.items()},
             "closure_centre": centre_closed / n,
-            "worst_false": max(false.items(), key=lambda kv: kv[1]) if false else ("-", float("nan"))}
+            "worst_false": max(false.items(), key=lambda kv: kv[1]) if false else ("-", float("nan")),
+            "by_context": {k: (len(v), float(np.median(v)), auc(v, neg))
+                           for k, v in sorted(by_context.items())}}
+
+
+def left_context(phones, i: int) -> str:
+    """What precedes phones[i]: 'pause' (or the start), 'nasal', 'vowel' or 'consonant'.
+    Spanish /b/ is a stop after a pause or a nasal and [β] elsewhere (docs/rig.md)."""
+    from facestream.training.phonemes import PHONES
+    prev = PHONES[phones[i - 1].phone] if i else PHONES["sil"]
+    if prev.kind == "silence":
+        return "pause"
+    return "vowel" if prev.kind == "vowel" else "nasal" if prev.manner == "nasal" else "consonant"
 
 
 def main(argv=None) -> int:
@@ -94,6 +109,8 @@ def main(argv=None) -> int:
     ap.add_argument("--by-speaker", action="store_true", help="real splits also speaker by speaker")
     ap.add_argument("--channels", action="store_true", help="also synthetic test speech "
                     "through the 8 kHz band and GSM")
+    ap.add_argument("--by-context", action="store_true", help="also each bilabial (and "
+                    "Spanish [β]) by what precedes it: count, median p, AUC")
     ap.add_argument("--voices", default="", help="comma-separated real voices to probe whole, "
                     "whatever their split (e.g. a source the checkpoint never trained on: "
                     "fillets-cs,fillets-nl for the shipped model)")
@@ -118,12 +135,21 @@ def main(argv=None) -> int:
     print("| split | sequences | bilabials | AUC bilabial vs other consonants | median p bilabial / other | "
           "closed within ±0 / 20 / 40 / 80 ms | closed at centre | worst false closure (class) |")
     print("|---|---|---|---|---|---|---|---|")
+    contexts = {}
     for name, group in groups.items():
         r = probe(pred, mh, group)
+        contexts[name] = r["by_context"]
         w = " / ".join(f"{v:.2f}" for v in r["closed_within_ms"].values())
         print(f"| {name} | {r['sequences']} | {r['bilabials']} | {r['auc']:.3f} | "
               f"{r['p_bilabial']:.2f} / {r['p_other']:.2f} | {w} | {r['closure_centre']:.2f} | "
               f"{r['worst_false'][1]:.2f} ({r['worst_false'][0]}) |", flush=True)
+    if args.by_context:
+        print("\n| split | phone | after | count | median p | AUC vs other consonants |")
+        print("|---|---|---|---|---|---|")
+        for name, rows in contexts.items():
+            for (phone, ctx), (n, med, a) in rows.items():
+                if n >= 3:
+                    print(f"| {name} | {phone} | {ctx} | {n} | {med:.2f} | {a:.3f} |")
     return 0
 
 
