@@ -75,12 +75,15 @@ def test_eval_command_on_the_tiny_corpus(tiny_corpus, tmp_path):
     from facestream.cli import main
     ckpt = _tiny_checkpoint(tiny_corpus, tmp_path)
     out = tmp_path / "eval"
+    from facestream.training.corpus.store import Corpus
+    voice = Corpus(tiny_corpus).records[0]["voice"]
     rc = main(["eval", "--corpus", str(tiny_corpus), "--splits", "train", "--model", str(ckpt),
-               "--shipped", str(ckpt),
+               "--shipped", str(ckpt), "--voices", voice, "--limit", "3",
                "--json", str(out / "e.json"), "--markdown", str(out / "e.md"),
                "--plot", str(out / "e.png")])
     assert rc == 0
     res = json.loads((out / "e.json").read_text())
+    assert set(res["splits"]) == {"train", f"{voice} (whole voice)"}  # a voice, whatever its split
     rows = res["splits"]["train"]
     assert {"neutral face", "energy heuristic", "rig targets", "shipped model (L=1)"} <= set(rows)
     assert len(rows) == 5 and rows["rig targets"]["LVE_1e-5m2"] == 0

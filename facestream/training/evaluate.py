@@ -28,6 +28,7 @@ checkpoints (their look-ahead is in their config) and optionally an offline one.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
@@ -561,11 +562,17 @@ def main(argv=None) -> int:
                     "an exported model, or 'shipped' (repeatable)")
     ap.add_argument("--splits", default="test,val")
     ap.add_argument("--limit", type=int, default=0, help="at most this many sequences per split")
+    ap.add_argument("--voices", default="", help="comma-separated voices to evaluate whole, "
+                    "whatever their split, each as its own group: a real source the models "
+                    "never trained on (e.g. fotaq-en in a corpus built with it)")
     ap.add_argument("--json", help="write the results as JSON here")
     ap.add_argument("--markdown", help="write the markdown table here")
     ap.add_argument("--plot", help="write the quality-versus-latency PNG here")
     args = ap.parse_args(argv)
-    seqs = load_sequences(args.corpus, tuple(args.splits.split(",")), args.limit)
+    seqs = load_sequences(args.corpus, tuple(p for p in args.splits.split(",") if p), args.limit)
+    for voice in (v for v in args.voices.split(",") if v):
+        seqs += [dataclasses.replace(s, split=f"{voice} (whole voice)")
+                 for s in load_voice_sequences(args.corpus, voice, args.limit)]
     if not seqs:
         print(f"no held-out sequences in {args.corpus}", file=sys.stderr)
         return 2
