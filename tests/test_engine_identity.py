@@ -176,7 +176,9 @@ def engine():
 @pytest.fixture(scope="module")
 def want(engine):
     data = dict(np.load(FIXTURE))
-    if str(data["model_sha"]) != model_sha(engine):
+    # The same model in another graph (a re-export) is the same model: what decides is its
+    # outputs on the probe (the file's digest is kept for the record only).
+    if not np.allclose(probe(engine), data["probe"], rtol=0, atol=1e-4):
         pytest.fail(f"{FIXTURE.name} was recorded with another shipped model: frames of two models "
                     "cannot be compared. Re-record it (see this file's docstring) from an engine "
                     "whose frames you trust, with the new model")

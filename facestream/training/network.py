@@ -119,8 +119,9 @@ class LogMel(nn.Module):
         """audio B x (CONTEXT + N*HOP) -> B x N x WIN analysis frames (the state's context
         plus whole hops: what `StreamingFaceNet.forward` always passes)."""
         hops = nn.functional.pad(audio, (0, self.pad)).reshape(audio.shape[0], -1, vocab.HOP_SAMPLES)
-        n_frames = hops.shape[1] - self.spans + 1  # hops: B x (N + spans - 1) x HOP
-        parts = [hops[:, j:j + n_frames] for j in range(self.spans)]
+        # hops: B x (N + spans - 1) x HOP; part j is hops j .. j + N - 1. Its end is counted
+        # from the end (a constant), so the exported graph needs no shape arithmetic.
+        parts = [hops[:, j:_end(j, self.spans)] for j in range(self.spans)]
         parts[-1] = parts[-1][..., : vocab.HOP_SAMPLES - self.pad]
         return torch.cat(parts, dim=2)
 
@@ -223,9 +224,8 @@ class CausalConv(nn.Module):
         # match (C_out x k*C_in). An exported Conv runs one small product per stream (over
         # half the batched step's time at B=256); this runs one GEMM. Same weights
         # (`conv.weight`), same sums in another order (within 1e-6).
-        n = x.shape[2]
         ft = full.transpose(1, 2)  # B x (k-1+N) x C_in
-        cols = torch.cat([ft[:, j:j + n] for j in range(self.k)], dim=2)  # B x N x k*C_in
+        cols = torch.cat([ft[:, j:_end(j, self.k)] for j in range(self.k)], dim=2)  # B x N x k*C_in
         kernel = self.conv.weight.permute(0, 2, 1).reshape(self.c_out, -1)  # C_out x k*C_in
         y = nn.functional.linear(cols, kernel, self.conv.bias)  # B x N x C_out
         # LayerNorm over channels, frame by frame (a GroupNorm over time would leak the future).
@@ -233,6 +233,12 @@ class CausalConv(nn.Module):
         if self.residual:
             y = y + ft[:, self.k - 1:]
         return y.transpose(1, 2), full[:, :, -(self.k - 1):]
+
+
+def _end(j: int, span: int) -> int | None:
+    """End of the j-th of `span` overlapping windows over a sequence, counted from its end
+    (None: to the end): part j of L frames is frames j .. L - span + j."""
+    return j - span + 1 or None
 
 
 class StreamingFaceNet(nn.Module):
@@ -310,22 +316,43 @@ class StreamingFaceNet(nn.Module):
                               self.config.open_gain)
 
 
+def _lip_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """K-vectors for `close_lips`: shut (1 where a closure scales the weight by 1 - c: the lip
+    openers and jawOpen), jaw (1 at jawOpen) and cap (the jaw's limit at a closure there,
+    inf elsewhere)."""
+    shut = np.zeros(vocab.NUM_ARKIT, np.float32)
+    shut[list(lc.OPENER_INDEX) + [lc.JAW]] = 1.0
+    jaw = np.zeros(vocab.NUM_ARKIT, np.float32)
+    jaw[lc.JAW] = 1.0
+    cap = np.full(vocab.NUM_ARKIT, np.inf, np.float32)
+    cap[lc.JAW] = lc.JAW_AT_CLOSURE
+    return shut, jaw, cap
+
+
+_SHUT, _JAW_ONLY, _JAW_CAP = _lip_masks()
+_IS_CLOSE = np.arange(vocab.NUM_ARKIT) == lc.MOUTH_CLOSE
+
+
 def close_lips(arkit: torch.Tensor, closure: torch.Tensor) -> torch.Tensor:
     """`lip_contact.close_lips` in torch (the rule the rig's targets were made with).
 
-    arkit ... x K, closure ... in [0, 1] -> ... x K: the jaw held at most JAW_AT_CLOSURE open,
-    the lip-parting shapes faded, mouthClose raised onto the remaining jaw opening. Tested to
-    match the numpy rig exactly."""
-    j, close = lc.JAW, lc.MOUTH_CLOSE
-    c = closure[..., None]
-    fade = torch.ones(vocab.NUM_ARKIT, device=arkit.device)
-    fade[list(lc.OPENER_INDEX)] = 0.0
-    jaw = arkit[..., j:j + 1]
-    jaw = (1 - c) * jaw + c * torch.clamp(jaw, max=lc.JAW_AT_CLOSURE)
-    opened = arkit * (1 - c * (1 - fade))  # openers scaled by 1 - c, the rest untouched
+    arkit ... x K in [0, 1], closure ... in [0, 1] -> ... x K: the jaw held at most
+    JAW_AT_CLOSURE open, the lip-parting shapes faded, mouthClose raised onto the remaining jaw
+    opening. Tested to match the numpy rig exactly. Whole-row ops with constant masks (no
+    per-column slices and concatenation: each op is a node of the exported graph, and at
+    streaming sizes a node's fixed cost outweighs its arithmetic):
+    jawOpen -> (1 - c) jaw + c min(jaw, JAW_AT_CLOSURE); openers -> (1 - c) w; others kept;
+    mouthClose -> max(mouthClose, c min(1, CLOSE_GAIN jaw' + CLOSE_BIAS))."""
+    return _close_lips(arkit, closure[..., None])
+
+
+def _close_lips(arkit: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """`close_lips` with the closure as ... x 1."""
+    const = lambda a: torch.as_tensor(a, device=arkit.device)  # noqa: E731
+    out = arkit * (1 - c * const(_SHUT)) + (c * const(_JAW_ONLY)) * torch.minimum(arkit, const(_JAW_CAP))
+    jaw = out[..., lc.JAW:lc.JAW + 1]
     need = torch.clamp(lc.CLOSE_GAIN * jaw + lc.CLOSE_BIAS, max=1.0)
-    mclose = torch.maximum(opened[..., close:close + 1], c * need)
-    out = torch.cat([opened[..., :j], jaw, opened[..., j + 1:close], mclose, opened[..., close + 1:]], -1)
+    out = torch.where(const(_IS_CLOSE), torch.maximum(out, c * need), out)
     return out.clamp(0.0, 1.0)
 
 
@@ -339,15 +366,20 @@ def closure_gate(p: torch.Tensor, lo: float = 0.0, hi: float = 1.0) -> torch.Ten
 # The shapes that part the lips by their weight; `ModelConfig.open_gain` scales them.
 OPENING_SHAPES = ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight",
                   "mouthUpperUpLeft", "mouthUpperUpRight")
+_OPEN_MASK = np.isin(np.arange(vocab.NUM_ARKIT), [vocab.ARKIT_INDEX[n] for n in OPENING_SHAPES])
 
 
 def open_lips(arkit: torch.Tensor, gain: float) -> torch.Tensor:
     """... x K weights with the OPENING_SHAPES multiplied by `gain` (clipped at 1)."""
     if gain == 1.0:
         return arkit
-    g = torch.ones(vocab.NUM_ARKIT, device=arkit.device, dtype=arkit.dtype)
-    g[[vocab.ARKIT_INDEX[n] for n in OPENING_SHAPES]] = gain
-    return (arkit * g).clamp(max=1.0)
+    g = torch.as_tensor(np.where(_OPEN_MASK, gain, 1.0).astype(np.float32), device=arkit.device)
+    return (arkit * g.to(arkit.dtype)).clamp(max=1.0)
+
+
+# tanh ranges of the jaw and neck outputs, side by side as the output layout has them.
+_POSE_RANGE = np.array([JAW_RANGE] * (OUT_JAW.stop - OUT_JAW.start)
+                       + [NECK_RANGE] * (OUT_NECK.stop - OUT_NECK.start), np.float32)
 
 
 def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0,
@@ -357,21 +389,29 @@ def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0
     arkit B x N x K in [0, 1], with the predicted lips-closed probability, through
     `closure_gate`, imposed as the rig imposes a closure; jaw B x N x 3 whose pitch follows
     jawOpen (vocab.jaw_open_to_pose's definition) and whose yaw/roll are predicted; neck
-    B x N x 3 radians; closure B x N (the probability). gate_grad=False keeps the face losses
-    from training the closure output (training then fits it as a classifier only).
-    open_gain scales the lip-opening shapes before the closure is imposed (`open_lips`).
+    B x N x 3 radians; closure B x N (the probability); packed B x N x OUT_DIM: all of them
+    in the output layout (what exported models emit; the others are views of it).
+    gate_grad=False keeps the face losses from training the closure output (training then
+    fits it as a classifier only). open_gain scales the lip-opening shapes before the closure
+    is imposed (`open_lips`).
     """
-    closure = torch.sigmoid(out[..., OUT_CLOSURE])
+    if OUT_JAW.stop != OUT_NECK.start or OUT_NECK.stop != OUT_CLOSURE:
+        raise AssertionError("decode_outputs assumes the layout arkit | jaw | neck | closure")
+    closure = torch.sigmoid(out[..., OUT_CLOSURE:OUT_CLOSURE + 1])  # B x N x 1
     gate = closure_gate(closure if gate_grad else closure.detach(), gate_lo, gate_hi)
-    arkit = close_lips(open_lips(torch.sigmoid(out[..., OUT_ARKIT]), open_gain), gate)
-    jaw = torch.tanh(out[..., OUT_JAW]) * JAW_RANGE
-    pitch = arkit[..., vocab.ARKIT_INDEX["jawOpen"]:vocab.ARKIT_INDEX["jawOpen"] + 1] * vocab.JAW_OPEN_MAX_RAD
-    return {"arkit": arkit, "jaw": torch.cat([pitch, jaw[..., 1:]], -1),
-            "neck": torch.tanh(out[..., OUT_NECK]) * NECK_RANGE, "closure": closure}
+    arkit = _close_lips(open_lips(torch.sigmoid(out[..., OUT_ARKIT]), open_gain), gate)
+    pose = torch.tanh(out[..., OUT_JAW.start:OUT_NECK.stop]) * torch.as_tensor(_POSE_RANGE, device=out.device)
+    j = vocab.ARKIT_INDEX["jawOpen"]
+    pitch = arkit[..., j:j + 1] * vocab.JAW_OPEN_MAX_RAD
+    packed = torch.cat([arkit, pitch, pose[..., 1:], closure], dim=-1)
+    return {"arkit": packed[..., OUT_ARKIT], "jaw": packed[..., OUT_JAW],
+            "neck": packed[..., OUT_NECK], "closure": packed[..., OUT_CLOSURE], "packed": packed}
 
 
 def pack_decoded(d: dict[str, torch.Tensor]) -> torch.Tensor:
     """Decoded parameters -> B x N x OUT_DIM in the output layout (what exported models emit)."""
+    if "packed" in d:
+        return d["packed"]
     return torch.cat([d["arkit"], d["jaw"], d["neck"], d["closure"][..., None]], dim=-1)
 
 
