@@ -92,17 +92,34 @@ def pose_vector(jaw: np.ndarray, neck: np.ndarray, eyes: np.ndarray) -> np.ndarr
     return pose
 
 
+def _eye_look_table():
+    """Columns and factors of `eye_pose_from_arkit`: for left pitch, left yaw, right pitch,
+    right yaw, the weight that turns the eye positively (down; in on the right eye, out on
+    the left) times its angle, minus the opposite weight times its angle, times a sign."""
+    r, k = vocab.EYE_LOOK_RAD, vocab.ARKIT_INDEX
+    pos, neg, rp, rn, sign = [], [], [], [], []
+    for side, sign_in in (("Left", -1.0), ("Right", 1.0)):
+        for a, b, s in (("Down", "Up", 1.0), ("In", "Out", sign_in)):
+            pos.append(k[f"eyeLook{a}{side}"])
+            neg.append(k[f"eyeLook{b}{side}"])
+            rp.append(r[a])
+            rn.append(r[b])
+            sign.append(s)
+    f32 = lambda v: np.array(v, np.float32)  # noqa: E731
+    return np.array(pos), np.array(neg), f32(rp), f32(rn), f32(sign), np.array([0, 1, 3, 4])
+
+
+_EYE_POS, _EYE_NEG, _EYE_RP, _EYE_RN, _EYE_SIGN, _EYE_COLS = _eye_look_table()
+
+
 def eye_pose_from_arkit(arkit: np.ndarray) -> np.ndarray:
     """Eye rotations (... x 6: left, right axis-angle) from the eyeLook* weights (... x K):
     every frame's eye_pose (FLAME's eye joints, Live Link's eye angles); the default head
-    turns its eyes with those blendshapes instead (`Engine.skin_pose`). float32 throughout,
-    so one frame or many give the same bits."""
+    turns its eyes with those blendshapes instead (`Engine.skin_pose`). Pitch = down * angle
+    down - up * angle up; yaw = in * angle in - out * angle out, negated on the left eye (its
+    "in" turns it to the subject's left). float32 throughout, element by element, so one
+    frame or many give the same bits."""
     arkit = np.asarray(arkit, np.float32)
     out = np.zeros((*arkit.shape[:-1], 6), np.float32)
-    r = vocab.EYE_LOOK_RAD
-    for j, side in enumerate(("Left", "Right")):
-        w = {d: arkit[..., vocab.ARKIT_INDEX[f"eyeLook{d}{side}"]] for d in ("Up", "Down", "In", "Out")}
-        sign_in = -1.0 if side == "Left" else 1.0
-        out[..., 3 * j] = w["Down"] * r["Down"] - w["Up"] * r["Up"]
-        out[..., 3 * j + 1] = sign_in * (w["In"] * r["In"] - w["Out"] * r["Out"])
+    out[..., _EYE_COLS] = (arkit[..., _EYE_POS] * _EYE_RP - arkit[..., _EYE_NEG] * _EYE_RN) * _EYE_SIGN
     return out

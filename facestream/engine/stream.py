@@ -350,6 +350,10 @@ class Engine:
         """The states of `group` batched along each state's batch axis. Streams that were
         decoded together hold rows of the same arrays: a run of them costs one slice (or one
         gather) per state, and the same streams in the same order cost nothing."""
+        first = group[0]._state
+        if all(s._state is first and s._row == b for b, s in enumerate(group)) \
+                and first[0].shape[self._axes[0]] == len(group):
+            return first  # the same streams in the same order as last time: the arrays as they are
         runs: list[tuple[list[np.ndarray], list[int]]] = []  # (arrays, rows), in group order
         for s in group:
             if runs and runs[-1][0] is s._state:
@@ -421,8 +425,7 @@ class Engine:
 
     def _no_frames(self, streams: list[Stream]) -> Frames:
         """`_frames` when no stream has a frame due: empty arrays of the usual shapes."""
-        arkit = np.zeros((0, vocab.NUM_ARKIT), np.float32)
-        out = Frames.empty(arkit, self._expressions(arkit))
+        out = Frames(**self._empty_fields)
         for s in streams:
             s.frames = out.part(0, 0)
             if s.want_vertices:
@@ -430,6 +433,13 @@ class Engine:
         if streams and all(s.want_vertices for s in streams):
             out.vertices = np.zeros((0, self.head.num_vertices, 3), np.float32)
         return out
+
+    @cached_property
+    def _empty_fields(self) -> dict:
+        """The fields of `Frames` with no frames (empty arrays: nothing can write into them)."""
+        arkit = np.zeros((0, vocab.NUM_ARKIT), np.float32)
+        empty = Frames.empty(arkit, self._expressions(arkit))
+        return {f: getattr(empty, f) for f in Frames.__dataclass_fields__ if f != "vertices"}
 
     def _expressions(self, arkit: np.ndarray) -> np.ndarray:
         """F x 52 -> F x K_head, frame by frame through a map: a matrix product over many
