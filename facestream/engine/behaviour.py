@@ -104,6 +104,9 @@ MOUTH = np.array([i for i, n in enumerate(vocab.ARKIT_NAMES)
 # then to the right: the order of the weights `Behaviour._look` computes.
 _EYE_LOOK_ROWS = tuple(_K[f"eyeLook{n}"] for n in ("UpLeft", "UpRight", "DownLeft", "DownRight",
                                                   "OutLeft", "InRight", "InLeft", "OutRight"))
+_LOOK_UP, _LOOK_DOWN = _EYE_LOOK_ROWS[0:2], _EYE_LOOK_ROWS[2:4]
+_LOOK_LEFT, _LOOK_RIGHT = (_K["eyeLookOutLeft"], _K["eyeLookInRight"]), (_K["eyeLookOutRight"], _K["eyeLookInLeft"])
+_RAD_UP, _RAD_DOWN, _RAD_IN, _RAD_OUT = (vocab.EYE_LOOK_RAD[d] for d in ("Up", "Down", "In", "Out"))
 _BLINK = [_K["eyeBlinkLeft"], _K["eyeBlinkRight"]]
 _WIDE = [_K["eyeWideLeft"], _K["eyeWideRight"]]
 _BROW_OUTER = [_K["browOuterUpLeft"], _K["browOuterUpRight"]]
@@ -199,6 +202,11 @@ class Behaviour:
 
     def __init__(self, options: BehaviourOptions, fps: int):
         self.options, self.fps, self.dt = options, fps, 1.0 / fps
+        # Per-frame smoothing factors of a fixed frame rate, computed once.
+        self._k_env = 1 - math.exp(-self.dt / ENVELOPE_TAU_S)
+        self._k_slow = 1 - math.exp(-self.dt / SLOW_TAU_S)
+        self._a_nod = math.exp(-self.dt / MODEL_NOD_TAU_S)
+        self._k_follow = 1 - math.exp(-self.dt / HEAD_FOLLOW_TAU_S)
         seeds = np.random.SeedSequence(options.seed).spawn(4)
         self._rng_blink, self._rng_gaze, self._rng_head, self._rng_brow = (
             np.random.default_rng(s) for s in seeds)
@@ -284,8 +292,8 @@ class Behaviour:
                 if self.voiced_s >= PHRASE_MIN_S:
                     self._phrase_ends()
                 self.voiced_s = 0.0
-        self.env_prev, self.env = self.env, self.env + (1 - math.exp(-dt / ENVELOPE_TAU_S)) * (loud - self.env)
-        self.slow += (1 - math.exp(-dt / SLOW_TAU_S)) * (loud - self.slow)
+        self.env_prev, self.env = self.env, self.env + self._k_env * (loud - self.env)
+        self.slow += self._k_slow * (loud - self.slow)
         accent = 0.0
         if self.env < self.env_prev and self.rising and self.env_prev > ACCENT_LOUD \
                 and self.env_prev - self.slow > ACCENT_ABOVE \
@@ -427,17 +435,24 @@ class Behaviour:
         else:
             self.gaze = (self.fix[0] + self.micro[0], self.fix[1] + self.micro[1])
         yaw, pitch = math.radians(_clip_gaze(self.gaze[0])), math.radians(_clip_gaze(self.gaze[1]))
-        rad = vocab.EYE_LOOK_RAD
-        up, down = max(pitch, 0.0) / rad["Up"], max(-pitch, 0.0) / rad["Down"]
-        left, right = max(yaw, 0.0), max(-yaw, 0.0)  # towards the subject's left / right
-        for i, w in zip(_EYE_LOOK_ROWS, (up, up, down, down, left / rad["Out"], left / rad["In"],
-                                         right / rad["In"], right / rad["Out"])):
-            if w:
-                arkit[i] = min(1.0, arkit[i] + w)
-        for i in _BLINK if down else ():
-            arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_DOWN * down)
-        for i in _WIDE if up else ():
-            arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_UP * up)
+        # Only the rows the gaze turns towards move (at most one of up/down, one of left/right).
+        if pitch > 0.0:  # up: the eyeLookUp rows, the upper lids follow
+            up = pitch / _RAD_UP
+            for i in _LOOK_UP:
+                arkit[i] = min(1.0, arkit[i] + up)
+            for i in _WIDE:
+                arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_UP * up)
+        elif pitch < 0.0:  # down: the eyeLookDown rows, the lids follow
+            down = -pitch / _RAD_DOWN
+            for i in _LOOK_DOWN:
+                arkit[i] = min(1.0, arkit[i] + down)
+            for i in _BLINK:
+                arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_DOWN * down)
+        if yaw != 0.0:  # towards the subject's left (yaw > 0) or right: one eye out, one in
+            turn = abs(yaw)
+            out_row, in_row = _LOOK_LEFT if yaw > 0.0 else _LOOK_RIGHT
+            arkit[out_row] = min(1.0, arkit[out_row] + turn / _RAD_OUT)
+            arkit[in_row] = min(1.0, arkit[in_row] + turn / _RAD_IN)
 
     # ---- head ----------------------------------------------------------------------------------------
     def _head(self, neck, accent: float) -> None:
@@ -452,7 +467,7 @@ class Behaviour:
             d[i] = a * d[i] + gain * noise[i]
         breath = BREATH_DEG * math.sin(2 * math.pi * BREATH_HZ * t + self.breath_phase)
         # The model nods on accents too: top its nod up to the target, never add a second one.
-        a = math.exp(-dt / MODEL_NOD_TAU_S)
+        a = self._a_nod
         pitch = float(neck[0])
         self.model_slow = a * self.model_slow + (1 - a) * pitch
         self.model_nod = max(abs(pitch - self.model_slow), a * self.model_nod)
@@ -466,7 +481,7 @@ class Behaviour:
                 nod += amp * math.sin(math.pi * min(1.0, (t - start) / length)) ** 2
             self.nods = [n for n in self.nods if t - n[0] < n[2]]
         averted = self.options.gaze == "auto" and not self.at_listener
-        k = 1 - math.exp(-dt / HEAD_FOLLOW_TAU_S)
+        k = self._k_follow
         for i in (0, 1):
             want = HEAD_FOLLOWS_GAZE * self.fix[i] if averted else 0.0
             self.follow[i] += k * (want - self.follow[i])
