@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from .. import vocab
+from .behaviour_options import (BLINK_RATE_REST, GAZE_MODES, MAX_ARTICULATION,  # noqa: F401
+                                MAX_GAZE_DEG, BehaviourOptions, parse_gaze)
 from .emotion import EMOTION_ARKIT
 from .expressive import (BLINK_CLOSE_S, BLINK_HOLD_S, BLINK_OPEN_S, BLINK_REFRACTORY_S,
                          DOUBLE_BLINK_P, _blink_shape)
 
 _K = vocab.ARKIT_INDEX
-GAZE_MODES = ("auto", "camera", "off")
-MAX_GAZE_DEG = 20.0  # eyes stay within this of straight ahead (the eyeLook shapes' range)
 
 # ---- blinks (docs/behaviour.md#blinks) ---------------------------------------------------------
-BLINK_RATE_REST = 17.0  # per minute, at rest (Bentivoglio et al. 1997)
 BLINK_TALK_GAIN = 1.3  # the renewal clock runs this much faster while talking
 PAUSE_BLINK_P = 0.5  # chance of a blink 50-250 ms after a phrase ends
 BLINK_SHAPE = 3.0  # gamma shape of the intervals (as the corpus' blink_track)
@@ -95,98 +93,18 @@ if BROW_EMOTION_GAIN.shape != (vocab.NUM_EMOTIONS,):
     raise AssertionError("BROW_EMOTION_GAIN needs one gain per emotion")
 
 # ---- articulation -----------------------------------------------------------------------------------
-MAX_ARTICULATION = 2.0
 # The speech shapes articulation scales: the jaw, every mouth shape and the tongue.
 MOUTH = np.array([i for i, n in enumerate(vocab.ARKIT_NAMES)
                   if n.startswith(("jaw", "mouth")) or n == "tongueOut"])
 
-# Up and Down for both eyes, then a gaze to the subject's left (left eye out, right eye in),
-# then to the right: the order of the weights `Behaviour._look` computes.
-_EYE_LOOK_ROWS = tuple(_K[f"eyeLook{n}"] for n in ("UpLeft", "UpRight", "DownLeft", "DownRight",
-                                                  "OutLeft", "InRight", "InLeft", "OutRight"))
-_LOOK_UP, _LOOK_DOWN = _EYE_LOOK_ROWS[0:2], _EYE_LOOK_ROWS[2:4]
+# The eyeLook rows a gaze up / down / to the subject's left / right moves (left: left eye out,
+# right eye in), and their full-scale angles.
+_LOOK_UP, _LOOK_DOWN = (_K["eyeLookUpLeft"], _K["eyeLookUpRight"]), (_K["eyeLookDownLeft"], _K["eyeLookDownRight"])
 _LOOK_LEFT, _LOOK_RIGHT = (_K["eyeLookOutLeft"], _K["eyeLookInRight"]), (_K["eyeLookOutRight"], _K["eyeLookInLeft"])
 _RAD_UP, _RAD_DOWN, _RAD_IN, _RAD_OUT = (vocab.EYE_LOOK_RAD[d] for d in ("Up", "Down", "In", "Out"))
 _BLINK = [_K["eyeBlinkLeft"], _K["eyeBlinkRight"]]
 _WIDE = [_K["eyeWideLeft"], _K["eyeWideRight"]]
 _BROW_OUTER = [_K["browOuterUpLeft"], _K["browOuterUpRight"]]
-
-
-@dataclass(frozen=True)
-class BehaviourOptions:
-    """What a stream adds to the model's face. Defaults: everything on."""
-
-    blinks: bool = True  # spontaneous blinks
-    blink_rate: float = BLINK_RATE_REST  # blinks per minute at rest (talking adds more)
-    gaze: str | tuple[float, float] = "auto"  # "auto": at the camera while listening, averted
-    # while talking; "camera"; a (yaw, pitch) target in degrees; "off": eyes still
-    head: float = 1.0  # idle motion, accent nods and gaze following (0: the model's neck only)
-    brows: float = 1.0  # brow raises on accented syllables (0: none)
-    articulation: float = 1.0  # mouth strength: < 1 damps the speech, > 1 exaggerates it
-    seed: int = 0  # the stream's random seed
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.blinks, (bool, np.bool_)):
-            raise ValueError(f"blinks must be true or false, got {self.blinks!r}")
-        _number("blink_rate", self.blink_rate, 1.0, 60.0, "blinks per minute")
-        _number("head", self.head, 0.0, 3.0, "x the default motion")
-        _number("brows", self.brows, 0.0, 3.0, "x the default raise")
-        _number("articulation", self.articulation, 0.0, MAX_ARTICULATION, "x the model's mouth")
-        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) \
-                or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        g = self.gaze
-        if isinstance(g, str):
-            if g not in GAZE_MODES:
-                raise ValueError(f"gaze must be one of {', '.join(GAZE_MODES)} or a (yaw, pitch) "
-                                 f"target in degrees, got {g!r}")
-        else:
-            try:
-                yaw, pitch = (float(v) for v in g)
-            except (TypeError, ValueError):
-                raise ValueError(f"gaze must be one of {', '.join(GAZE_MODES)} or a (yaw, pitch) "
-                                 f"target in degrees, got {g!r}") from None
-            for name, v in (("yaw", yaw), ("pitch", pitch)):
-                _number(f"gaze {name}", v, -MAX_GAZE_DEG, MAX_GAZE_DEG, "degrees")
-            object.__setattr__(self, "gaze", (yaw, pitch))
-
-    @classmethod
-    def from_any(cls, value: "BehaviourOptions | dict | None", **overrides) -> "BehaviourOptions":
-        """Options from options, a {field: value} dict (unknown fields are an error) or None."""
-        base = value if isinstance(value, cls) else cls()
-        changes = dict(value) if isinstance(value, dict) else {}
-        changes.update(overrides)
-        return base.updated(**changes)
-
-    def updated(self, **changes) -> "BehaviourOptions":
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown behaviour option(s) {unknown}: expected {sorted(known)}")
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["gaze"] = list(self.gaze) if isinstance(self.gaze, tuple) else self.gaze
-        return d
-
-
-def _number(name: str, v, lo: float, hi: float, unit: str) -> None:
-    ok = isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
-    if not (ok and math.isfinite(v) and lo <= v <= hi):
-        raise ValueError(f"{name} must be a number within [{lo:g}, {hi:g}] ({unit}), got {v!r}")
-
-
-def parse_gaze(text: str) -> str | tuple[float, float]:
-    """'auto', 'camera', 'off' or 'YAW,PITCH' (degrees) -> a BehaviourOptions.gaze value."""
-    if text in GAZE_MODES:
-        return text
-    try:
-        yaw, pitch = (float(v) for v in text.split(","))
-    except ValueError:
-        raise ValueError(f"gaze must be {', '.join(GAZE_MODES)} or YAW,PITCH in degrees "
-                         f"(e.g. 10,-5), got {text!r}") from None
-    return yaw, pitch
 
 
 def _smooth_step(u: float) -> float:
@@ -202,11 +120,9 @@ class Behaviour:
 
     def __init__(self, options: BehaviourOptions, fps: int):
         self.options, self.fps, self.dt = options, fps, 1.0 / fps
-        # Per-frame smoothing factors of a fixed frame rate, computed once.
-        self._k_env = 1 - math.exp(-self.dt / ENVELOPE_TAU_S)
-        self._k_slow = 1 - math.exp(-self.dt / SLOW_TAU_S)
-        self._a_nod = math.exp(-self.dt / MODEL_NOD_TAU_S)
-        self._k_follow = 1 - math.exp(-self.dt / HEAD_FOLLOW_TAU_S)
+        decay = lambda tau: math.exp(-self.dt / tau)  # noqa: E731  (per-frame factors, once)
+        self._k_env, self._k_slow = 1 - decay(ENVELOPE_TAU_S), 1 - decay(SLOW_TAU_S)
+        self._a_nod, self._k_follow = decay(MODEL_NOD_TAU_S), 1 - decay(HEAD_FOLLOW_TAU_S)
         seeds = np.random.SeedSequence(options.seed).spawn(4)
         self._rng_blink, self._rng_gaze, self._rng_head, self._rng_brow = (
             np.random.default_rng(s) for s in seeds)
@@ -435,19 +351,15 @@ class Behaviour:
         else:
             self.gaze = (self.fix[0] + self.micro[0], self.fix[1] + self.micro[1])
         yaw, pitch = math.radians(_clip_gaze(self.gaze[0])), math.radians(_clip_gaze(self.gaze[1]))
-        # Only the rows the gaze turns towards move (at most one of up/down, one of left/right).
-        if pitch > 0.0:  # up: the eyeLookUp rows, the upper lids follow
-            up = pitch / _RAD_UP
-            for i in _LOOK_UP:
-                arkit[i] = min(1.0, arkit[i] + up)
-            for i in _WIDE:
-                arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_UP * up)
-        elif pitch < 0.0:  # down: the eyeLookDown rows, the lids follow
-            down = -pitch / _RAD_DOWN
-            for i in _LOOK_DOWN:
-                arkit[i] = min(1.0, arkit[i] + down)
-            for i in _BLINK:
-                arkit[i] = min(1.0, arkit[i] + LID_FOLLOW_DOWN * down)
+        # Only the rows the gaze turns towards move (at most one of up/down, one of left/right);
+        # the upper lids follow a look up (eyeWide), the lids a look down (eyeBlink).
+        if pitch != 0.0:
+            rows, lids, follow, w = ((_LOOK_UP, _WIDE, LID_FOLLOW_UP, pitch / _RAD_UP) if pitch > 0.0
+                                     else (_LOOK_DOWN, _BLINK, LID_FOLLOW_DOWN, -pitch / _RAD_DOWN))
+            for i in rows:
+                arkit[i] = min(1.0, arkit[i] + w)
+            for i in lids:
+                arkit[i] = min(1.0, arkit[i] + follow * w)
         if yaw != 0.0:  # towards the subject's left (yaw > 0) or right: one eye out, one in
             turn = abs(yaw)
             out_row, in_row = _LOOK_LEFT if yaw > 0.0 else _LOOK_RIGHT

@@ -39,6 +39,7 @@ from .emotion import EmotionTransition, check_intensity, emotion_vector
 from .filters import ArousalTracker, OneEuroFilter
 from .frames import Frame, Frames, eye_pose_from_arkit, pose_vector
 from .head import Head, load_head
+from .states import gather_states
 
 MAX_SAMPLE_RATE = 384_000
 MAX_STEP_FRAMES = 50  # model frames per backend call (bounds latency of a backlog)
@@ -340,34 +341,12 @@ class Engine:
         power = np.add.reduce(np.square(audio.reshape(batch, n, hop)), 2) / hop  # B x n: the mean
         level = 10 * np.log10(power + 1e-10)  # dB re full scale
         cond = np.concatenate([emo[..., :-1] * emo[..., -1:], emo[..., -1:]], axis=-1)
-        out, new = self.backend.step(audio, cond, self._gather_states(group))
+        out, new = self.backend.step(audio, cond, gather_states(
+            [(s._state, s._row) for s in group], self._axes))
         rows = np.concatenate([out, emo, level[..., None]], axis=-1)  # B x n x (OUT_DIM+E+2)
         for b, s in enumerate(group):
             s._state, s._row = new, b
             s._absorb(rows[b], n)
-
-    def _gather_states(self, group: list[Stream]) -> list[np.ndarray]:
-        """The states of `group` batched along each state's batch axis. Streams that were
-        decoded together hold rows of the same arrays: a run of them costs one slice (or one
-        gather) per state, and the same streams in the same order cost nothing."""
-        first = group[0]._state
-        if all(s._state is first and s._row == b for b, s in enumerate(group)) \
-                and first[0].shape[self._axes[0]] == len(group):
-            return first  # the same streams in the same order as last time: the arrays as they are
-        runs: list[tuple[list[np.ndarray], list[int]]] = []  # (arrays, rows), in group order
-        for s in group:
-            if runs and runs[-1][0] is s._state:
-                runs[-1][1].append(s._row)
-            else:
-                runs.append((s._state, [s._row]))
-        picks = [_pick(rows) for _, rows in runs]
-        states = []
-        for j, axis in enumerate(self._axes):
-            lead = (slice(None),) * axis
-            parts = [arrays[j][lead + (pick,)] for (arrays, _), pick in zip(runs, picks)]
-            states.append(np.ascontiguousarray(parts[0]) if len(parts) == 1
-                          else np.concatenate(parts, axis=axis))
-        return states
 
     @cached_property
     def _axes(self) -> list[int]:
@@ -481,9 +460,3 @@ class Engine:
         them too would turn the eyes twice)."""
         return pose_vector(jaw, neck, np.zeros_like(eyes) if self.head.is_arkit else eyes)
 
-
-def _pick(rows: list[int]) -> slice | list[int]:
-    """An index for `rows` of an axis: a slice when they are a contiguous range in order (a
-    view, no copy), else the list (a gather)."""
-    lo, hi = rows[0], rows[0] + len(rows)
-    return slice(lo, hi) if rows == list(range(lo, hi)) else rows
