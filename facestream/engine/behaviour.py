@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 
 from .. import vocab
+# Re-exported: the options' limits are this module's constants too (exporters/web.py reads them).
 from .behaviour_options import (BLINK_RATE_REST, GAZE_MODES, MAX_ARTICULATION,  # noqa: F401
                                 MAX_GAZE_DEG, BehaviourOptions, parse_gaze)
 from .emotion import EMOTION_ARKIT
@@ -368,7 +369,7 @@ class Behaviour:
 
     # ---- head ----------------------------------------------------------------------------------------
     def _head(self, neck, accent: float) -> None:
-        h, t, dt, amount = self._rng_head, self.t, self.dt, self.options.head
+        h, t, amount = self._rng_head, self.t, self.options.head
         idle = amount * (TALKING_IDLE if self.talking else 1.0)
         if self._noise_at == len(self._noise):  # (Python floats: cheaper per frame than numpy's)
             self._noise, self._noise_at = h.normal(size=(256, 3)).tolist(), 0

@@ -377,7 +377,10 @@ def open_lips(arkit: torch.Tensor, gain: float) -> torch.Tensor:
     return (arkit * g.to(arkit.dtype)).clamp(max=1.0)
 
 
-# tanh ranges of the jaw and neck outputs, side by side as the output layout has them.
+# tanh ranges of the jaw and neck outputs, side by side as the output layout has them
+# (`decode_outputs` reads them, and the closure after them, as one run of columns).
+if OUT_JAW.stop != OUT_NECK.start or OUT_NECK.stop != OUT_CLOSURE:
+    raise AssertionError("decode_outputs assumes the layout arkit | jaw | neck | closure")
 _POSE_RANGE = np.array([JAW_RANGE] * (OUT_JAW.stop - OUT_JAW.start)
                        + [NECK_RANGE] * (OUT_NECK.stop - OUT_NECK.start), np.float32)
 
@@ -395,8 +398,6 @@ def decode_outputs(out: torch.Tensor, gate_lo: float = 0.0, gate_hi: float = 1.0
     fits it as a classifier only). open_gain scales the lip-opening shapes before the closure
     is imposed (`open_lips`).
     """
-    if OUT_JAW.stop != OUT_NECK.start or OUT_NECK.stop != OUT_CLOSURE:
-        raise AssertionError("decode_outputs assumes the layout arkit | jaw | neck | closure")
     closure = torch.sigmoid(out[..., OUT_CLOSURE:OUT_CLOSURE + 1])  # B x N x 1
     gate = closure_gate(closure if gate_grad else closure.detach(), gate_lo, gate_hi)
     arkit = _close_lips(open_lips(torch.sigmoid(out[..., OUT_ARKIT]), open_gain), gate)
