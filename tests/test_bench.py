@@ -181,6 +181,10 @@ def test_quick_bench_report_is_complete(tmp_path):
     assert items["memory"]["runtime"].get("torch_loaded") is False or "skipped" in items["memory"]["runtime"]
     assert "structural" in items["peers"] and ("ratio" in items["peers"]
                                                or "skipped" in items["peers"]["wav2vec2_base"])
+    if "ratio" in items["peers"]:  # time ratio = multiply-add ratio x (our rate / theirs)
+        p = items["peers"]
+        g = p["gmacs_onnxruntime"]
+        assert p["ratio"]["onnxruntime"] == pytest.approx(p["macs_ratio"] * g["ours"] / g["wav2vec2_base"])
     assert "splits" in items["quality"] or "skipped" in items["quality"]
 
     text = md.read_text()
@@ -240,3 +244,28 @@ def test_int8_quality_judged_relative_to_float():
     out = judge_quality(res, "f", "q")
     assert out["real"]["within_tolerance"] and not out["synthetic"]["within_tolerance"]
     assert out["real"]["LVE_change"] == pytest.approx(0.025)
+
+
+def test_wav2vec2_multiply_adds_follow_its_config():
+    """The hook count equals the encoder's arithmetic written out from `Wav2Vec2Config`: the
+    CNN's convolutions, the projection, the grouped positional conv, and per transformer layer
+    four d x d projections, the feed-forward pair and the two attention products."""
+    pytest.importorskip("transformers")
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+    from facestream.bench.peers import wav2vec2_macs
+    cfg = Wav2Vec2Config(num_hidden_layers=2)
+    model = Wav2Vec2Model(cfg).eval()
+    samples = 16000
+    n, cin, want = samples, 1, 0
+    for c, k, s in zip(cfg.conv_dim, cfg.conv_kernel, cfg.conv_stride):
+        n = (n - k) // s + 1
+        want += n * c * cin * k
+        cin = c
+    d = cfg.hidden_size
+    want += n * cin * d  # feature projection
+    # the positional conv pads its even kernel by half on both sides: n + 1 outputs, the last
+    # trimmed after the product
+    want += (n + 1) * d * (d // cfg.num_conv_pos_embedding_groups) * cfg.num_conv_pos_embeddings
+    want += cfg.num_hidden_layers * (n * (4 * d * d + 2 * d * cfg.intermediate_size) + 2 * n * n * d)
+    assert n == 49
+    assert wav2vec2_macs(model, samples) == want

@@ -162,6 +162,21 @@ def _peers(item: dict) -> list[str]:
             rows.append([k, w["ms_per_s"]["onnxruntime"], item["ours_streaming_20ms_ms_per_s"],
                          f"{item['ratio'][k]:.0f}×"])
     lines += [""] + _table(["runtime", "wav2vec2-base (ms/s)", "facestream (ms/s)", "ratio"], rows)
+    if "macs_ratio" in item:
+        g, gemm = item["gmacs_onnxruntime"], item["gemm_gmacs"]
+        lines += ["", f"Multiply-adds per second of audio: wav2vec2-base "
+                  f"{w['macs_per_audio_s'] / 1e9:.2f} G, facestream {item['ours_macs_per_audio_s'] / 1e6:.1f} M: "
+                  f"**{item['macs_ratio']:.0f}× fewer**. On onnxruntime wav2vec2-base runs them at "
+                  f"{g['wav2vec2_base']:.1f} G/s ({100 * g['wav2vec2_base'] / gemm:.0f}% of this core's "
+                  f"{gemm:.1f} G/s on a 512 × 768 × 768 product), facestream at {g['ours']:.1f} G/s "
+                  f"({100 * g['ours'] / gemm:.0f}%): the time ratio is the multiply-add ratio times "
+                  "our rate over theirs."]
+        if "recurrence" in item:
+            r = item["recurrence"]
+            lines[-1] += (f" One clip is one sequence, so our GRU's recurrence "
+                          f"({100 * r['macs_share']:.0f}% of our multiply-adds) is a "
+                          f"{' × '.join(map(str, r['shape']))} matrix-vector product every 10 ms "
+                          f"step, which a one-node onnxruntime MatMul of that shape runs at {r['gmacs']:.1f} G/s.")
     lines += ["", "Latency each design cannot go below:", ""]
     srows = [[s["system"], "the whole utterance" if s["min_latency_s"] is None else
               f"{s['min_latency_s']:.2f} s", s["why"], s["source"]] for s in item["structural"]]

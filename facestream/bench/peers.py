@@ -6,6 +6,11 @@ are the base model) with random weights, so nothing is downloaded; weights do no
 the arithmetic. It and our whole model run on the same audio with the same thread count;
 the ratio is their cost per second of audio over ours.
 
+Arithmetic: both sides' multiply-adds per second of audio, counted (ours from the exported
+graph, `limit.graph_products`; wav2vec2's from forward hooks on its convolutions and linear
+layers plus its attention products), and the rate each side reaches against this core's
+sustained GEMM rate: the time ratio is the multiply-add ratio times the ratio of the rates.
+
 Structure: the look-ahead each peer's design cannot go below, with where it is written.
 """
 from __future__ import annotations
@@ -43,6 +48,32 @@ def _best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def wav2vec2_macs(model, samples: int) -> int:
+    """Multiply-adds of a `Wav2Vec2Model` forward pass over one clip of `samples` samples:
+    every Conv1d and Linear at the shapes it sees (forward hooks), plus each layer's two
+    attention products (QK^T and the weighted sum of V: 2 T^2 d for T frames, width d)."""
+    import torch
+    from torch import nn
+    total = [0]
+
+    def conv(mod, inp, out):
+        total[0] += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0]
+
+    def linear(mod, inp, out):
+        total[0] += out.numel() * mod.in_features
+
+    hooks = [m.register_forward_hook(conv if isinstance(m, nn.Conv1d) else linear)
+             for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
+    try:
+        with torch.inference_mode():
+            hidden = model(torch.zeros(1, samples)).last_hidden_state
+    finally:
+        for h in hooks:
+            h.remove()
+    frames, width = hidden.shape[1], hidden.shape[2]
+    return total[0] + model.config.num_hidden_layers * 2 * frames * frames * width
+
+
 def time_wav2vec2(audio: np.ndarray, threads: int, repeats: int) -> dict:
     """Seconds for the whole wav2vec2-base encoder on eager torch and, exported to ONNX in a
     temporary folder, on onnxruntime; and for its CNN feature extractor alone (torch)."""
@@ -71,7 +102,8 @@ def time_wav2vec2(audio: np.ndarray, threads: int, repeats: int) -> dict:
         feed = {"audio": audio[None]}
         onnx = _best_of(lambda: sess.run(None, feed), repeats)
     return {"parameters": sum(p.numel() for p in model.parameters()),
-            "torch_s": full, "onnxruntime_s": onnx, "feature_extractor_s": cnn}
+            "torch_s": full, "onnxruntime_s": onnx, "feature_extractor_s": cnn,
+            "macs": wav2vec2_macs(model, len(audio))}
 
 
 def time_ours(engine, audio: np.ndarray, repeats: int) -> float:
@@ -92,6 +124,7 @@ def bench_peers(seconds: float = 10.0, threads: int = 1, repeats: int = 5,
     import importlib.util
     from ..engine.stream import Engine
     from .compute import model_paths
+    from .limit import gemm_rate, graph_products
     out: dict = {"audio_s": seconds, "threads": threads, "structural": STRUCTURAL}
     audio = speechlike(seconds)
     ours = {"onnxruntime": time_ours(Engine(model_paths()["onnx"], backend="onnxruntime",
@@ -106,14 +139,30 @@ def bench_peers(seconds: float = 10.0, threads: int = 1, repeats: int = 5,
         ours["torch"] = time_ours(Engine(model_paths()["checkpoint"], backend="torch",
                                          threads=threads), audio, repeats)
         w = time_wav2vec2(audio, threads, repeats)
-        out["wav2vec2_base"] = {"parameters": w["parameters"],
+        out["wav2vec2_base"] = {"parameters": w["parameters"], "macs": w["macs"],
                                 "ms_per_s": {"onnxruntime": 1e3 * w["onnxruntime_s"] / seconds,
                                              "torch": 1e3 * w["torch_s"] / seconds},
                                 "feature_extractor_torch_ms_per_s": 1e3 * w["feature_extractor_s"] / seconds}
     out["ours_ms_per_s"] = {k: 1e3 * v / seconds for k, v in ours.items()}
+    products = graph_products(model_paths()["onnx"])
+    out["ours_macs_per_audio_s"] = sum(p["macs"] for p in products)
+    # This core's sustained rate on a large product (wav2vec2's transformer shapes): what a
+    # side's rate is read against; and on our recurrence, one step of one sequence at a time.
+    out["gemm_gmacs"] = gemm_rate(512, 768, 768) / 1e9
+    rec = [p for p in products if p.get("sequential")]
+    if rec:
+        _, k, n = rec[0]["gemm"]
+        out["recurrence"] = {"shape": [1, k, n], "gmacs": gemm_rate(1, k, n) / 1e9,
+                             "macs_share": sum(p["macs"] for p in rec) / out["ours_macs_per_audio_s"]}
     if "ms_per_s" in out["wav2vec2_base"]:
-        enc = out["wav2vec2_base"]["ms_per_s"]
+        w = out["wav2vec2_base"]
+        w["macs_per_audio_s"] = w["macs"] / seconds
+        enc = w["ms_per_s"]
         out["ratio"] = {k: enc[k] / out["ours_ms_per_s"][k] for k in enc}
+        out["macs_ratio"] = w["macs_per_audio_s"] / out["ours_macs_per_audio_s"]
+        out["gmacs_onnxruntime"] = {
+            "wav2vec2_base": w["macs_per_audio_s"] / enc["onnxruntime"] / 1e6,
+            "ours": out["ours_macs_per_audio_s"] / out["ours_ms_per_s"]["onnxruntime"] / 1e6}
         if streaming_ms_per_20ms is not None:
             out["ours_streaming_20ms_ms_per_s"] = streaming_ms_per_20ms * 50
             out["ratio"]["onnxruntime, ours streaming in 20 ms chunks"] = \
