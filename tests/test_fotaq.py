@@ -175,17 +175,26 @@ def test_speakers_are_characters_and_object_names_are_dropped():
         assert fotaq.speaker_of(thing) is None, thing
 
 
-# ---- opt-in -------------------------------------------------------------------------------
+# ---- held out whole ---------------------------------------------------------------------
 
-def test_fotaq_is_opt_in_and_every_fotaq_speaker_trains():
-    from facestream.training.corpus import cli
-    assert "fotaq" not in BuildConfig().real_sources and "fotaq" not in store.DEFAULT_REAL_SOURCES
-    assert "fotaq" in store.REAL_SOURCES
+def test_fotaq_is_built_by_default_and_held_out_whole():
+    """Every FOTAQ character is 'test' in the default build, whatever the speaker lists say:
+    one actor voices several characters, so only the whole source keeps actors out of
+    training; a FOTAQ speaker named for val is a contradiction, not silently test."""
+    from facestream.training.corpus import build, cli
+    assert "fotaq" in BuildConfig().real_sources and "fotaq" in store.DEFAULT_REAL_SOURCES
+    assert BuildConfig().test_real_sources == ("fotaq",)
     assert cli._sources("asterisk,klettres,ktuberling,fotaq")[-1] == "fotaq"
-    cfg = BuildConfig(real_sources=store.REAL_SOURCES)
+    cfg = BuildConfig()
     for speaker in {f"fotaq-{name}" for name in fotaq.SPEAKERS.values()}:
-        assert store.assign_real_split(speaker, cfg.test_real_speakers,
-                                       cfg.val_real_speakers) == "train"
+        assert build.real_split(speaker, "fotaq", cfg) == "test"
+    # the same speaker key from a source not held out whole follows the speaker lists
+    assert build.real_split("fotaq-joe", "asterisk", cfg) == "train"
+    assert build.real_split("fotaq-joe", "fotaq", BuildConfig(test_real_sources=())) == "train"
+    with pytest.raises(ValueError, match="val"):
+        build.real_split("fotaq-joe", "fotaq", BuildConfig(val_real_speakers=("fotaq-joe",)))
+    with pytest.raises(ValueError, match="test_real_sources"):
+        BuildConfig(test_real_sources=("fotaqq",))
 
 
 # ---- the installed game ---------------------------------------------------------------------

@@ -250,6 +250,11 @@ def test_real_speech_is_split_by_speaker_and_selectable(tmp_path):
         assign_real_split("kde-de", test, {"kde-de"})
     with pytest.raises(ValueError, match="speaker key"):
         assign_real_split("", test, val)
+    # a source held out whole: all its speakers 'test', other sources by speaker
+    assert assign_real_split("fotaq-joe", test, val, "fotaq", {"fotaq"}) == "test"
+    assert assign_real_split("allison-smith", test, val, "asterisk", {"fotaq"}) == "train"
+    with pytest.raises(ValueError, match="every speaker of source"):
+        assign_real_split("menardi", test, val, "fotaq", {"fotaq"})
 
     init_corpus(tmp_path, {}, 0)
     rng = np.random.default_rng(0)
@@ -278,6 +283,33 @@ def test_real_speech_is_split_by_speaker_and_selectable(tmp_path):
     assert speaker_of(c.records[1]) == "allison-smith" and speaker_of(c.records[5]) == "mb-us2"
     trained = {speaker_of(r) for r in c.select(split="train").records}
     assert trained == {"allison-smith"} and not trained & (test | val)
+
+
+def test_a_source_held_out_whole_is_evaluated_apart(tmp_path):
+    """evaluate.load_sequences labels the test speech of a source the build held out whole
+    (config test_real_sources) apart from the other held-out speakers, and `limit` applies
+    to each label, so 40 FOTAQ clips cannot crowd out a 2-clip GSM speaker."""
+    from facestream.training.evaluate import load_sequences
+    init_corpus(tmp_path, {"test_real_sources": ["fotaq"]}, 0)
+    rng = np.random.default_rng(1)
+    rows = [("asterisk-fr-armelle", "asterisk", "armelle-desjardins", "test")] * 2
+    rows += [("fotaq-en", "fotaq", f"fotaq-c{i % 5}", "test") for i in range(40)]
+    rows += [("asterisk-en-allison", "asterisk", "allison-smith", "train")]
+    with ShardWriter(tmp_path, "mixed") as w:
+        for i, (voice, src, speaker, split) in enumerate(rows):
+            u, t = make_pair(rng, f"u{i}", voice=voice, source=src, seconds=0.2)
+            u.meta["speaker"] = speaker
+            w.add(u, t, split)
+    seqs = load_sequences(str(tmp_path), splits=("test",), limit=4)
+    labels = [s.split for s in seqs]
+    assert labels.count("test-real-speakers") == 2
+    assert labels.count("test-real-speakers (fotaq)") == 4
+    assert {s.voice for s in seqs if s.split == "test-real-speakers"} == {"armelle-desjardins"}
+    # a corpus built without the setting labels all held-out real speech alike
+    (tmp_path / "manifest.json").write_text((tmp_path / "manifest.json").read_text()
+                                            .replace('"test_real_sources"', '"other"'))
+    assert {s.split for s in load_sequences(str(tmp_path), splits=("test",))} == \
+        {"test-real-speakers"}
 
 
 def test_shards_are_plain_npz_with_aligned_arrays(tmp_path):

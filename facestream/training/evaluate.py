@@ -85,25 +85,38 @@ def load_sequences(corpus_root: str, splits=("test", "val"), limit: int = 0) -> 
     keeps its split's name ("test": unseen synthetic voices, "val": unseen sentences); real
     speech of a held-out speaker is "test-real-speakers" / "val-real-speakers" (never
     trained on: store.REAL_SPEAKER_SPLITS), real speech of a trained speaker "SPLIT-real".
-    A name of REAL_SPEAKER_SPLITS selects only that real speech. `limit`: at most this
-    many sequences per label, spread evenly, so a limit never leaves out the real voices.
+    A name of REAL_SPEAKER_SPLITS selects only that real speech. The sources the build held
+    out whole (its config's `test_real_sources`) are labelled apart, "test-real-speakers
+    (fotaq)", so that one large source does not swamp the others' speakers. `limit`: at most
+    this many sequences per label, spread evenly, so a limit never leaves out the real voices.
     A sequence that two of `splits` name ("test" holds "test-real-speakers") is loaded once."""
     from .corpus.store import REAL_SPEAKER_SPLITS, Corpus, is_real, real_speaker_split
     out, seen = [], set()
     corpus = Corpus(corpus_root)
+    whole = set(corpus.manifest.get("config", {}).get("test_real_sources", ()))
+
+    def label_of(rec: dict, real: bool, name: str) -> str:
+        if not real:
+            return name
+        label = real_speaker_split(rec) or f"{rec['split']}-real"
+        return f"{label} ({rec['source']})" if rec["source"] in whole else label
+
     for split in splits:
         parts = [(True, split)] if split in REAL_SPEAKER_SPLITS else [(False, split), (True, split)]
         for real, name in parts:
             view = corpus.select(split=name, where=lambda r, real=real: is_real(r) == real)
-            recs = view.records
-            n = len(view) if not limit else min(limit, len(view))
-            for i in np.linspace(0, len(view) - 1, n).astype(int) if n else []:
-                rec = recs[int(i)]
-                if rec["uid"] in seen:
-                    continue
-                seen.add(rec["uid"])
-                label = (real_speaker_split(rec) or f"{rec['split']}-real") if real else name
-                out.append(_sequence(view, int(i), label))
+            groups: dict[str, list[int]] = {}
+            for i, rec in enumerate(view.records):
+                groups.setdefault(label_of(rec, real, name), []).append(i)
+            for label, idx in groups.items():
+                n = len(idx) if not limit else min(limit, len(idx))
+                for j in np.linspace(0, len(idx) - 1, n).astype(int) if n else []:
+                    i = idx[int(j)]
+                    uid = view.records[i]["uid"]
+                    if uid in seen:
+                        continue
+                    seen.add(uid)
+                    out.append(_sequence(view, i, label))
     return out
 
 

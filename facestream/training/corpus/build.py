@@ -10,9 +10,10 @@ its recordings and keeps those that pass the aligner's confidence test (`_align`
 utterance becomes targets with a speaker style drawn once per voice, or once per person for
 real speech (`rig.ArticulationStyle.sample`), and a random emotion track.
 
-Real speech is split by speaker, never by sentence: the speakers in `test_real_speakers` are
-never trained on ('test', selected as 'test-real-speakers', see store.REAL_SPEAKER_SPLITS),
-those in `val_real_speakers` calibrate ('val'), every other real speaker is all 'train'.
+Real speech is split by speaker, never by sentence: the speakers in `test_real_speakers`, and
+every speaker of the sources in `test_real_sources`, are never trained on ('test', selected as
+'test-real-speakers', see store.REAL_SPEAKER_SPLITS), those in `val_real_speakers` calibrate
+('val'), every other real speaker is all 'train'.
 
 Jobs run in worker processes, write their own shards and are recorded in the manifest when
 done, so a killed build resumes where it stopped and the same seed gives the same corpus.
@@ -53,6 +54,9 @@ class BuildConfig:
     test_real_speakers: tuple[str, ...] = ("armelle-desjardins", "july-jimenez", "kde-de",
                                            "kde-nl")
     val_real_speakers: tuple[str, ...] = ("menardi", "kde-cs", "kde-pt-br")
+    # Sources held out whole ('test'): their speakers are characters, several voiced by one
+    # actor, so no speaker-level split could keep an actor out of training (corpus/fotaq.py).
+    test_real_sources: tuple[str, ...] = ("fotaq",)
     rate: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor range
     pitch: tuple[float, float] = (0.85, 1.2)  # pitch factor range
     quality: tuple[float, float] = (0.92, 1.08)  # MBROLA voice-quality (formant) factor range
@@ -65,6 +69,9 @@ class BuildConfig:
         unknown = set(self.real_sources) - set(REAL_SOURCES)
         if unknown:
             raise ValueError(f"real_sources {sorted(unknown)}: expected among {REAL_SOURCES}")
+        unknown = set(self.test_real_sources) - set(REAL_SOURCES)
+        if unknown:
+            raise ValueError(f"test_real_sources {sorted(unknown)}: expected among {REAL_SOURCES}")
         both = set(self.test_real_speakers) & set(self.val_real_speakers)
         if both:
             raise ValueError(f"speakers {sorted(both)} are in both test_real_speakers and "
@@ -147,8 +154,8 @@ def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
     # A voice is aligned as one (its transcripts compete in the rank test) but may hold several
     # speakers (Fish Fillets' characters): split and style go by the speaker of each prompt.
     speakers = sorted({p.speaker for p in prompts})
-    splits = {s: store.assign_real_split(s, cfg.test_real_speakers, cfg.val_real_speakers)
-              for s in speakers}
+    source_of = {p.speaker: p.source for p in prompts}
+    splits = {s: real_split(s, source_of[s], cfg) for s in speakers}
     utts, rejected = _align(prompts)
     # one style per person, so a speaker lending two voices (Allison) articulates alike
     styles = {s: rig.ArticulationStyle.sample(
@@ -163,6 +170,12 @@ def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
             got_s += utt.duration
     return {"job": job_id, "seconds": got_s, "utterances": len(utts), "dropped": rejected,
             "speaker": ",".join(speakers), "split": ",".join(sorted(set(splits.values())))}
+
+
+def real_split(speaker: str, source: str, cfg: BuildConfig) -> str:
+    """The split of every recording of one real speaker of `source` under `cfg`."""
+    return store.assign_real_split(speaker, cfg.test_real_speakers, cfg.val_real_speakers,
+                                   source, cfg.test_real_sources)
 
 
 def real_prompts(voice: str) -> list:
@@ -223,8 +236,7 @@ def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
                          "recordings": sum(q.speaker == speaker for q in prompts),
                          "kept": len(mine),
                          "minutes": round(sum(u.duration for u in mine) / 60, 2),
-                         "split": store.assign_real_split(speaker, cfg.test_real_speakers,
-                                                          cfg.val_real_speakers)})
+                         "split": real_split(speaker, p.source, cfg)})
     return rows
 
 
@@ -319,8 +331,10 @@ def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, worke
     t0 = time.perf_counter()
     reports = []
     args = [(kind, root, name, cfg, seed) for kind, name in jobs]
-    # Real-speech jobs (alignment, slower) first so they overlap with the many voice jobs.
-    args.sort(key=lambda a: a[0] != "real")
+    # Real-speech jobs (alignment, slower) first so they overlap with the many voice jobs, the
+    # most recordings first: FOTAQ's one job (~50 min of a core) must not start last.
+    size = {name: len(real_prompts(name)) for kind, name in jobs if kind == "real"}
+    args.sort(key=lambda a: (a[0] != "real", -size.get(a[2], 0)))
     if workers == 1:
         results = map(_run, args)
     else:

@@ -36,8 +36,9 @@ What is left out:
   the other lines (build.RANK_TESTED_ENGLISH).
 
 Speakers: the game names characters, not its 13 voice actors, and one actor voices several
-characters, so the speaker count is an upper bound; every FOTAQ speaker trains (BuildConfig
-holds none of them out) so that no actor leaks across splits.
+characters, so the speaker count is an upper bound, and a speaker-level split could put one
+actor on both sides: the default build holds FOTAQ out whole (BuildConfig.test_real_sources),
+never trained on, as unseen studio English in 'test-real-speakers'.
 
 LICENCE (from /usr/share/doc/flight-of-the-amazon-queen/copyright; attribute in the README):
 freeware, (C) John Passfield and Steven Stamatiadis: may be given away and redistributed,

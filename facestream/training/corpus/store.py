@@ -75,8 +75,9 @@ REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling", "fillets"
 # The ones `facestream data build` aligns unless told otherwise (--real-sources): the shipped
 # model's recipe. Fish Fillets NG's dubbed dialogue is opt-in: training on it was measured not
 # to help unseen real speakers (docs/eval/fillets_experiment.md). Flight of the Amazon Queen's
-# English dialogue (corpus/fotaq.py) is opt-in until a model trained with it is measured.
-DEFAULT_REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling")
+# English dialogue (corpus/fotaq.py) is built but held out whole (BuildConfig.test_real_sources):
+# studio speech of 13 actors no model trains on, the closest Debian has to a user's microphone.
+DEFAULT_REAL_SOURCES: tuple[str, ...] = ("asterisk", "klettres", "ktuberling", "fotaq")
 # Derived split names: the real speech of the speakers held out whole -> the stored split.
 REAL_SPEAKER_SPLITS: dict[str, str] = {"test-real-speakers": "test", "val-real-speakers": "val"}
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
@@ -109,19 +110,28 @@ def assign_split(voice: str, sentence_id: str, held_out_voices: Iterable[str],
 
 
 def assign_real_split(speaker: str, test_speakers: Iterable[str],
-                      val_speakers: Iterable[str]) -> str:
+                      val_speakers: Iterable[str], source: str | None = None,
+                      test_sources: Iterable[str] = ()) -> str:
     """'train' | 'val' | 'test' for every utterance of one real speaker.
 
     Policy: real speech is held out by speaker, never by sentence. A speaker in
     `test_speakers` is never trained on ('test'); one in `val_speakers` calibrates ('val');
     any other speaker is entirely 'train'. The key is the person (`speaker_of`), not the
-    voice: a person recorded in two languages is held out in both."""
+    voice: a person recorded in two languages is held out in both. Every speaker of a
+    source in `test_sources` is 'test': a source whose speakers are characters, not the
+    actors voicing them (Flight of the Amazon Queen: 38 characters, 13 actors), can only be
+    held out whole without an actor leaking across splits."""
     if not speaker:
         raise ValueError("real speech needs a speaker key (Prompt.speaker) to be split by "
                          "speaker")
     test, val = set(test_speakers), set(val_speakers)
     if speaker in test and speaker in val:
         raise ValueError(f"speaker {speaker!r} is held out for both test and val: choose one")
+    if source is not None and source in set(test_sources):
+        if speaker in val:
+            raise ValueError(f"speaker {speaker!r} is held out for val, but every speaker of "
+                             f"source {source!r} is held out for test: choose one")
+        return "test"
     return "test" if speaker in test else "val" if speaker in val else "train"
 
 
