@@ -164,6 +164,19 @@ def test_calibrate_command_writes_a_checkpoint_with_the_chosen_gate(tiny_corpus,
     assert blob["train_config"]["steps"] == 2 and len(grid["scores"]) > 20
     assert model.config.open_gain == grid["open_gain"] == blob["extra"]["calibration"]["open_gain"]
     assert len(grid["gain_scores"]) > 10
+    # the gain chosen for every group of --gain-splits at once (no test split allowed there)
+    assert main(["calibrate", str(ckpt), "-o", str(out), "--splits", "train", "--limit", "2",
+                 "--corpus", str(tiny_corpus), "--gain-splits", "test"]) == 2
+    assert main(["calibrate", str(ckpt), "-o", str(out), "--splits", "train", "--limit", "2",
+                 "--corpus", str(tiny_corpus), "--gain-splits", "train,val",
+                 "--gain-tolerance", "0.1", "--json", str(tmp_path / "g.json")]) == 0
+    model, blob = load_checkpoint(out)
+    grid = json.loads((tmp_path / "g.json").read_text())
+    groups = grid["gain_scores_by_group"]
+    assert set(groups) >= {"train", "val"}
+    from facestream.training.calibrate import choose_joint_gain
+    assert model.config.open_gain == choose_joint_gain(groups, 0.1) == grid["open_gain"]
+    assert blob["extra"]["calibration"]["gain_splits"] == "train,val"
 
 
 def test_gain_choice_matches_the_targets_opening():
@@ -175,6 +188,25 @@ def test_gain_choice_matches_the_targets_opening():
                {"open_gain": 1.55, "gap_p95_ratio": 1.01, "LVE_1e-5m2": 1.8}]
     assert choose_gain(scores)["open_gain"] == 1.5  # within 5%: the lowest LVE
     assert choose_gain(scores, tolerance=0.1)["open_gain"] == 1.4
+
+
+def test_joint_gain_fits_every_group_or_the_worst_best():
+    """One gain for real voices (the network opens less on them) and synthetic ones: the
+    cheapest gain within tolerance in both; else the gain whose worst group is closest."""
+    from facestream.training.calibrate import choose_joint_gain
+
+    def group(ratios, lves):
+        return [{"open_gain": g, "gap_p95_ratio": r, "LVE_1e-5m2": e}
+                for g, r, e in zip((1.2, 1.3, 1.4), ratios, lves)]
+    real = group((0.88, 0.95, 1.03), (2.3, 2.2, 2.25))
+    synthetic = group((1.02, 1.09, 1.18), (1.5, 1.55, 1.62))
+    assert choose_joint_gain({"real": real, "synthetic": synthetic}, 0.1) == 1.3
+    assert choose_joint_gain({"real": real}, 0.1) == 1.3  # the lowest LVE within 10%
+    assert choose_joint_gain({"synthetic": synthetic}, 0.1) == 1.2
+    # nothing fits both within 2%: the smallest worst-group distance (1.3: 0.95 and 1.09)
+    assert choose_joint_gain({"real": real, "synthetic": synthetic}, 0.02) == 1.3
+    with pytest.raises(ValueError, match="same gains"):
+        choose_joint_gain({"real": real, "synthetic": synthetic[:2]}, 0.1)
 
 
 def test_phone_classes_and_lead():

@@ -11,7 +11,11 @@ runs once per sequence; only the cheap decoding is repeated per gate.
 Then the opening gain (ModelConfig.open_gain): a model trained on squared error opens the
 lips less than its targets on voices it is unsure of. With the chosen gate, every gain on
 GRID_GAIN is scored and the one whose lip opening (95th percentile per sequence, median over
-sequences) is within 5% of the targets' at the lowest LVE is kept (`choose_gain`).
+sequences) is within 5% of the targets' at the lowest LVE is kept (`choose_gain`). With
+`--gain-splits` the gain must do so in every group of those splits at once (`choose_joint_gain`):
+a network unsure of real voices opens less on them than on synthetic ones, so one gain can
+only fit both within a tolerance, and `--gain-splits val,val-real-speakers --gain-tolerance
+0.1` asks for the done-when of issue 12 (within 10% on real and synthetic voices).
 
     facestream calibrate runs/default2/model.pt -o runs/default2/calibrated.pt \
         --corpus build/corpus --splits val-real-speakers
@@ -63,6 +67,26 @@ def choose_gain(scores: list[dict], tolerance: float = 0.05) -> dict:
     if near:
         return min(near, key=lambda s: s["LVE_1e-5m2"])
     return min(scores, key=lambda s: abs(np.log(max(s["gap_p95_ratio"], 1e-6))))
+
+
+def choose_joint_gain(by_group: dict[str, list[dict]], tolerance: float = 0.05) -> float:
+    """The opening gain for several groups of sequences at once: `by_group` maps a label to
+    its scores, one per gain (each with "open_gain"). Of the gains whose lip-opening 95th
+    percentile is within `tolerance` of the targets' in every group, the one with the lowest
+    mean LVE over the groups; failing that, the one whose worst group is closest in ratio."""
+    gains = sorted({s["open_gain"] for scores in by_group.values() for s in scores})
+    at = {label: {s["open_gain"]: s for s in scores} for label, scores in by_group.items()}
+    if any(set(g) != set(gains) for g in at.values()):
+        raise ValueError("every group must be scored at the same gains")
+
+    def worst(g: float) -> float:
+        return max(abs(np.log(max(a[g]["gap_p95_ratio"], 1e-6))) for a in at.values())
+
+    near = [g for g in gains if all(abs(a[g]["gap_p95_ratio"] - 1.0) <= tolerance
+                                    for a in at.values())]
+    if near:
+        return min(near, key=lambda g: np.mean([a[g]["LVE_1e-5m2"] for a in at.values()]))
+    return min(gains, key=worst)
 
 
 def regate_choice(scores: list[dict], current: dict, min_open_rate: float, max_false: float,
@@ -130,8 +154,12 @@ def main(argv=None) -> int:
                          "this relative distance of the targets' (the lowest-LVE such gain wins)")
     ap.add_argument("--no-open-gain", dest="open_gain", action="store_false",
                     help="keep the model's opening gain (do not calibrate it)")
+    ap.add_argument("--gain-splits", default="",
+                    help="choose the opening gain so that every group of these held-out splits "
+                         "(e.g. val,val-real-speakers: synthetic and real voices) is within "
+                         "--gain-tolerance at once; default: the gate's splits, pooled")
     args = ap.parse_args(argv)
-    if any(s.startswith("test") for s in args.splits.split(",")):
+    if any(s.startswith("test") for s in (args.splits + "," + args.gain_splits).split(",")):
         print("calibrate on validation data, not on the test split the README reports", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
@@ -154,10 +182,18 @@ def main(argv=None) -> int:
     gain_scores = score_gates(model, seqs, [tuple(best["gate"])], gains=GRID_GAIN, raws=raws) \
         if args.open_gain else [best]
     tuned = choose_gain(gain_scores, args.gain_tolerance)
+    by_group = {}
+    if args.open_gain and args.gain_splits:
+        by_group = gain_groups(model, args, tuple(best["gate"]),
+                               {s.uid: r for s, r in zip(seqs, raws)})
+        gain = choose_joint_gain(by_group, args.gain_tolerance)
+        tuned = next(s for s in gain_scores if s["open_gain"] == gain)
     for s in gain_scores:
         mark = " <- chosen" if s is tuned else ""
+        groups = "".join(f"  {label} {next(g for g in scores if g['open_gain'] == s['open_gain'])['gap_p95_ratio']:.2f}"
+                         for label, scores in by_group.items())
         print(f"open gain {s['open_gain']:.2f}: lip opening p95 {s['gap_p95_mm']:.1f} mm "
-              f"(targets {s['target_gap_p95_mm']:.1f}, ratio {s['gap_p95_ratio']:.2f})  "
+              f"(targets {s['target_gap_p95_mm']:.1f}, ratio {s['gap_p95_ratio']:.2f}{groups})  "
               f"closure {s['closure_rate']:.3f}  LVE {s['LVE_1e-5m2']:.3f}{mark}")
     regate = []
     if args.open_gain and tuned["open_gain"] != model.config.open_gain:
@@ -176,18 +212,34 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({
             "trained": list(trained), "chosen": best["gate"], "open_gain": tuned["open_gain"],
             "scores": [strip(s) for s in scores], "gain_scores": [strip(s) for s in gain_scores],
-            "regate_scores": [strip(s) for s in regate]},
+            "regate_scores": [strip(s) for s in regate],
+            "gain_scores_by_group": {k: [strip(s) for s in v] for k, v in by_group.items()}},
             indent=1, default=float))
     model.config = replace(model.config, gate_lo=best["gate"][0], gate_hi=best["gate"][1],
                            open_gain=tuned["open_gain"])
     extra = dict(blob.get("extra") or {})
     extra["calibration"] = {"splits": args.splits, "sequences": len(seqs), "gate": best["gate"],
                             "closure_rate": tuned["closure_rate"], "LVE_1e-5m2": tuned["LVE_1e-5m2"],
-                            "open_gain": tuned["open_gain"], "gap_p95_ratio": tuned["gap_p95_ratio"]}
+                            "open_gain": tuned["open_gain"], "gap_p95_ratio": tuned["gap_p95_ratio"],
+                            "gain_splits": args.gain_splits or args.splits}
     save_checkpoint(args.output, model, head=blob["head"], step=blob.get("step", 0),
                     train_config=blob.get("train_config"), extra=extra)
     print(f"wrote {args.output} with gate {best['gate']} and open gain {tuned['open_gain']}")
     return 0
+
+
+def gain_groups(model, args, gate: tuple[float, float], known: dict) -> dict[str, list[dict]]:
+    """Scores over GRID_GAIN at `gate` for each group (label) of `args.gain_splits`; the
+    network runs only on sequences not already in `known` (uid -> raw outputs)."""
+    seqs = load_sequences(args.corpus, tuple(args.gain_splits.split(",")), args.limit)
+    groups: dict[str, list] = {}
+    for s in seqs:
+        groups.setdefault(s.split, []).append(s)
+    out = {}
+    for label, group in groups.items():
+        raws = [known[s.uid] if s.uid in known else stream_raw(model, s) for s in group]
+        out[label] = score_gates(model, group, [gate], gains=GRID_GAIN, raws=raws)
+    return out
 
 
 if __name__ == "__main__":
