@@ -43,6 +43,29 @@ def test_viterbi_keeps_repeated_phones_apart_and_gives_each_a_frame():
     assert segs[0].start == 0.0 and segs[-1].end == 0.04
 
 
+def test_viterbi_minimum_phone_length():
+    """min_frames: a phone that cannot be skipped takes at least that many frames, even where
+    the scores give it one; optional silences still take one or none; too few frames for the
+    minimum lower it instead of failing; min_frames=1 is the plain path."""
+    states, optional = [0, 1, 2, 3, 0], [True, False, False, False, True]
+    truth = [0, 0, 1, 1, 1, 1, 2, 3, 3, 3, 3, 0]  # B scored for a single frame
+    plain = ctc_align.viterbi(_emit(truth), states, optional)
+    assert plain.tolist() == [0, 0, 1, 1, 1, 1, 2, 3, 3, 3, 3, 4]
+    assert ctc_align.viterbi(_emit(truth), states, optional, min_frames=1).tolist() == plain.tolist()
+    path = ctc_align.viterbi(_emit(truth), states, optional, min_frames=3)
+    runs = {j: int((path == j).sum()) for j in set(path.tolist())}
+    assert runs[1] >= 3 and runs[2] >= 3 and runs[3] >= 3
+    assert path.tolist() == sorted(path.tolist())  # monotonic
+    assert runs.get(0, 0) <= 2 and runs.get(4, 0) <= 1
+    # 4 frames for 3 phones: the minimum falls to one frame each, as before
+    short = ctc_align.viterbi(_emit([1, 2, 3, 3]), states, optional, min_frames=3)
+    assert short.tolist() == [1, 2, 3, 3]
+    # a skipped optional silence between two phones still works with copies
+    states, optional = [1, 0, 2], [False, True, False]
+    path = ctc_align.viterbi(_emit([1, 1, 1, 2, 2, 2, 2]), states, optional, min_frames=3)
+    assert path.tolist() == [0, 0, 0, 2, 2, 2, 2]
+
+
 def test_viterbi_errors():
     with pytest.raises(ValueError, match="empty"):
         ctc_align.viterbi(_emit([0, 1]), [], [])

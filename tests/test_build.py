@@ -89,6 +89,28 @@ def test_held_out_real_speakers_never_reach_training(tmp_path):
     assert all(r["source"] == "ktuberling" and r["uid"].startswith("ktuberling/") for r in held)
 
 
+def test_min_phone_frames_reaches_the_ctc_aligner(tmp_path):
+    """BuildConfig.min_phone_frames: the CTC-aligned real speech of a build holds no phone
+    shorter than that many 10 ms frames (KTuberling's Italian words: one word, a few phones)."""
+    import pytest
+
+    from facestream.training.corpus import debian_voices
+    from facestream.training.corpus.build import BuildConfig, build
+    pytest.importorskip("torch")
+    if "ktuberling-it" not in debian_voices.installed_voices():
+        pytest.skip("ktuberling-data not installed (make data-deps)")
+    with pytest.raises(ValueError, match="min_phone_frames"):
+        BuildConfig(min_phone_frames=0)
+    cfg = BuildConfig(engines=(), real_voices=("ktuberling-it",), min_phone_frames=3)
+    rep = build(tmp_path, cfg, workers=1, progress=False)
+    assert not rep["errors"], rep["errors"]
+    c = Corpus(tmp_path)
+    lengths = [round((p.end - p.start) * 100) for i in range(len(c)) for p in c[i][0].phones
+               if p.phone != "sil"]
+    assert len(lengths) > 20 and min(lengths) >= 3
+    assert all(c.records[i]["meta"]["aligner"] == "ctc" for i in range(len(c)))
+
+
 def test_build_workers_get_their_share_of_the_cores():
     """A pool worker's torch runs on cores // workers threads (the initializer sets the
     thread variables before torch is imported, and torch itself when it already is): with

@@ -57,6 +57,10 @@ class BuildConfig:
     # Sources held out whole ('test'): their speakers are characters, several voiced by one
     # actor, so no speaker-level split could keep an actor out of training (corpus/fotaq.py).
     test_real_sources: tuple[str, ...] = ("fotaq",)
+    # Shortest phone the CTC aligner may give (10 ms frames; ctc_align.viterbi). 1 leaves a
+    # third of the GSM test speakers' bilabials one frame long where the aligner is unsure
+    # (docs/eval/alignment_experiment.md); 3 is pocketsphinx's floor. Not yet the recipe's.
+    min_phone_frames: int = 1
     rate: tuple[float, float] = (0.8, 1.25)  # speaking-rate factor range
     pitch: tuple[float, float] = (0.85, 1.2)  # pitch factor range
     quality: tuple[float, float] = (0.92, 1.08)  # MBROLA voice-quality (formant) factor range
@@ -69,6 +73,8 @@ class BuildConfig:
         unknown = set(self.real_sources) - set(REAL_SOURCES)
         if unknown:
             raise ValueError(f"real_sources {sorted(unknown)}: expected among {REAL_SOURCES}")
+        if not 1 <= self.min_phone_frames <= 10:
+            raise ValueError(f"min_phone_frames must be 1..10 frames of 10 ms, got {self.min_phone_frames}")
         unknown = set(self.test_real_sources) - set(REAL_SOURCES)
         if unknown:
             raise ValueError(f"test_real_sources {sorted(unknown)}: expected among {REAL_SOURCES}")
@@ -156,7 +162,7 @@ def real_job(root: str, voice: str, cfg: BuildConfig, seed: int) -> dict:
     speakers = sorted({p.speaker for p in prompts})
     source_of = {p.speaker: p.source for p in prompts}
     splits = {s: real_split(s, source_of[s], cfg) for s in speakers}
-    utts, rejected = _align(prompts)
+    utts, rejected = _align(prompts, cfg.min_phone_frames)
     # one style per person, so a speaker lending two voices (Allison) articulates alike
     styles = {s: rig.ArticulationStyle.sample(
         np.random.default_rng(store.job_seed(seed, f"speaker.{s}"))) for s in speakers}
@@ -227,7 +233,7 @@ def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
         prompts = real_prompts(voice)
         if not prompts:
             continue
-        utts, _ = _align(prompts)
+        utts, _ = _align(prompts, cfg.min_phone_frames)
         for speaker in sorted({p.speaker for p in prompts}):
             mine = [u for u in utts if u.meta["speaker"] == speaker]
             p = next(p for p in prompts if p.speaker == speaker)
@@ -240,7 +246,7 @@ def real_table(corpus_root: str | None = None, voices: tuple[str, ...] = (),
     return rows
 
 
-def _align(prompts) -> tuple[list[Utterance], int]:
+def _align(prompts, min_frames: int = 1) -> tuple[list[Utterance], int]:
     """Align recordings, keeping the confident ones -> (utterances, number rejected).
 
     English goes through pocketsphinx (it keeps every recording whose words are all in its
@@ -248,7 +254,7 @@ def _align(prompts) -> tuple[list[Utterance], int]:
     its transcript beats 20 other transcripts of the same voice on its own audio. English of
     the RANK_TESTED_ENGLISH sources must pass that rank test too. Both aligners name
     utterances "asterisk/VOICE/LANG/ID": each is renamed after its recording's source and
-    given its speaker."""
+    given its speaker. min_frames: the CTC aligner's shortest phone (BuildConfig)."""
     by_uid = {f"asterisk/{p.voice}/{p.language}/{p.id}": p for p in prompts}
     english = [p for p in prompts if p.language == "en"]
     other = [p for p in prompts if p.language != "en"]
@@ -263,8 +269,9 @@ def _align(prompts) -> tuple[list[Utterance], int]:
             timed = [u for u in timed if u.uid not in failed]
         utts += timed
     if other:
+        from .ctc_align import Aligner
         from .ctc_align import align_prompts as ctc_align_prompts
-        utts += ctc_align_prompts(other)
+        utts += ctc_align_prompts(other, aligner=Aligner(min_frames=min_frames))
     for u in utts:
         p = by_uid[u.uid]
         u.uid, u.source = f"{p.source}/{p.voice}/{p.language}/{p.id}", p.source

@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
                         f"{','.join(REAL_SOURCES)} (default: %(default)s, the shipped model's)")
     b.add_argument("--no-real", action="store_true", help="leave out recorded human speech")
     b.add_argument("--no-asterisk", action="store_true", help="leave out the Asterisk prompts")
+    b.add_argument("--min-phone-frames", type=int, default=1,
+                   help="shortest phone the CTC aligner (non-English real speech) may give, in "
+                        "10 ms frames (BuildConfig.min_phone_frames; 1: the recipe's)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     b.add_argument("--redo", default="", help="comma-separated job ids or shell patterns to "
@@ -60,7 +63,8 @@ def _build(args) -> int:
                       voices=tuple(v for v in args.voices.split(",") if v),
                       engines=tuple(e for e in args.engines.split(",") if e),
                       real_sources=() if args.no_real else tuple(
-                          s for s in sources if not (args.no_asterisk and s == "asterisk")))
+                          s for s in sources if not (args.no_asterisk and s == "asterisk")),
+                      min_phone_frames=args.min_phone_frames)
     redo = [p for p in args.redo.split(",") if p]
     redo_lang = [lang for lang in args.redo_language.split(",") if lang]
     if redo or redo_lang:

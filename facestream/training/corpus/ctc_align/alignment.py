@@ -19,13 +19,16 @@ from .espeak import phonemize, speakable
 FRAME_S = vocab.HOP_SAMPLES / vocab.SAMPLE_RATE  # 0.01 s
 
 
-def viterbi(emit: np.ndarray, states: list[int], optional: list[bool]) -> np.ndarray:
+def viterbi(emit: np.ndarray, states: list[int], optional: list[bool],
+            min_frames: int = 1) -> np.ndarray:
     """Best monotonic path through `states` given frame scores.
 
     emit: T x P frame log-scores; states: N phone indices in order; optional: N flags, a
-    state that may be skipped (silences). Each visited state takes >= 1 frame. Returns the
-    state index (0..N-1) of every frame (T,). Raises ValueError when T is shorter than the
-    states that cannot be skipped."""
+    state that may be skipped (silences). Each visited state takes >= 1 frame, and each
+    state that cannot be skipped >= `min_frames` (lowered as far as needed, to 1 at most,
+    when T cannot hold that many): a frame classifier unsure of real speech otherwise
+    gives phones it cannot place a single frame. Returns the state index (0..N-1) of every
+    frame (T,). Raises ValueError when T is shorter than the states that cannot be skipped."""
     T, N = emit.shape[0], len(states)
     if N == 0:
         raise ValueError("nothing to align: the phone sequence is empty")
@@ -34,34 +37,46 @@ def viterbi(emit: np.ndarray, states: list[int], optional: list[bool]) -> np.nda
     need = sum(not o for o in optional)
     if T < max(need, 1):
         raise ValueError(f"{T} frames cannot hold {need} phones: audio too short for the text")
+    m = max(1, min(int(min_frames), T // max(need, 1)))
+    # Each state that cannot be skipped becomes m chained copies: the path enters the first,
+    # must step through the others, and may stay only in the last.
+    copies = np.where(np.asarray(optional, dtype=bool), 1, m)
+    owner = np.repeat(np.arange(N), copies)  # expanded state -> state
+    last = np.cumsum(copies) - 1  # each state's last copy
+    first = last - copies + 1
+    K = len(owner)
+    stay_ok = np.zeros(K, dtype=bool)
+    stay_ok[last] = True
+    skip_ok = np.zeros(K, dtype=bool)  # the first copy of j may come from j-2 when j-1 is optional
     opt = np.asarray(optional, dtype=bool)
-    e = emit[:, np.asarray(states)]  # T x N
+    for j in range(2, N):
+        if opt[j - 1]:
+            skip_ok[first[j]] = True  # j-1 optional has one copy: k-2 is the last of j-2
+    e = emit[:, np.asarray(states)[owner]]  # T x K
     neg = -np.inf
-    score = np.full(N, neg)
+    score = np.full(K, neg)
     score[0] = e[0, 0]
     if opt[0] and N > 1:
-        score[1] = e[0, 1]
-    back = np.zeros((T, N), dtype=np.int8)  # how many states back the best predecessor is
-    skip_ok = np.zeros(N, dtype=bool)
-    skip_ok[2:] = opt[1:-1]  # j may come from j-2 when j-1 is optional
+        score[first[1]] = e[0, first[1]]
+    back = np.zeros((T, K), dtype=np.int8)  # how many states back the best predecessor is
     for t in range(1, T):
-        stay = score
+        stay = np.where(stay_ok, score, neg)
         step = np.concatenate(([neg], score[:-1]))
         skip = np.where(skip_ok, np.concatenate(([neg, neg], score[:-2])), neg)
         best = np.maximum(stay, np.maximum(step, skip))
         back[t] = np.where(best == stay, 0, np.where(best == step, 1, 2))
         score = best + e[t]
-    end = N - 1
-    if N > 1 and opt[-1] and score[N - 2] > score[N - 1]:
-        end = N - 2
+    end = last[N - 1]
+    if N > 1 and opt[-1] and score[last[N - 2]] > score[end]:
+        end = last[N - 2]
     if not np.isfinite(score[end]):
         raise ValueError("no alignment path: audio too short for the text")
     path = np.empty(T, dtype=np.int64)
-    j = end
+    k = int(end)
     for t in range(T - 1, -1, -1):
-        path[t] = j
-        j -= int(back[t, j])
-    return path
+        path[t] = k
+        k -= int(back[t, k])
+    return owner[path]
 
 
 @dataclass
@@ -86,9 +101,11 @@ class Aligner:
     """Forced alignment with a `PhoneModel`: `align(audio, phones)`, `align_text(audio, text,
     language)`."""
 
-    def __init__(self, model: PhoneModel | None = None, prior_scale: float = 0.5):
+    def __init__(self, model: PhoneModel | None = None, prior_scale: float = 0.5,
+                 min_frames: int = 1):
         self.model = model or PhoneModel.load()
         self.prior_scale = prior_scale  # how much of the prior to divide out (0 = posteriors)
+        self.min_frames = min_frames  # shortest phone (10 ms frames; `viterbi`)
         self._col = np.array([_column(self.model.cfg.phones, p) for p in INVENTORY])
 
     def log_posteriors(self, audio: np.ndarray) -> np.ndarray:
@@ -125,7 +142,7 @@ class Aligner:
         if logp is None:
             logp = self.log_posteriors(audio)  # T x P, inventory order
         emit = logp - self.prior_scale * self.model.log_prior[self._col]
-        path = viterbi(emit, states, optional)
+        path = viterbi(emit, states, optional, self.min_frames)
         ids = np.asarray(states)[path]
         # how close the forced path is to the best free choice at each frame: robust to how
         # sure the model is overall (real speech scores lower than synthetic everywhere)
