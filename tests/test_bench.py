@@ -269,3 +269,28 @@ def test_wav2vec2_multiply_adds_follow_its_config():
     want += cfg.num_hidden_layers * (n * (4 * d * d + 2 * d * cfg.intermediate_size) + 2 * n * n * d)
     assert n == 49
     assert wav2vec2_macs(model, samples) == want
+
+
+def test_quality_item_keeps_the_evaluation_roles(tmp_path):
+    """The quality item carries `facestream eval`'s roles to its plot, so an earlier shipped
+    model given with --compare is a reference line there, not a point of the look-ahead sweep
+    (before, every name starting with "causal" was plotted as the sweep)."""
+    from facestream.bench.quality import as_eval_results, bench_quality
+    from facestream.training.evaluate import plot_latency_curve
+    ev = {"latency_ms": {"energy heuristic": 10, "causal L=3 (prev)": 40, "causal L=5": 60,
+                         "shipped model (L=3)": 40},
+          "splits": {"test": {n: {"LVE_1e-5m2": v, "lip_mean_mm": 1.0} for n, v in
+                              (("energy heuristic", 3.7), ("causal L=3 (prev)", 1.6),
+                               ("causal L=5", 1.4), ("shipped model (L=3)", 1.5))}},
+          "roles": {"energy heuristic": "baseline", "causal L=3 (prev)": "compare",
+                    "causal L=5": "sweep", "shipped model (L=3)": "shipped"}}
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps(ev))
+    q = bench_quality(path)
+    assert q["roles"] == ev["roles"]
+    back = as_eval_results(q)
+    assert back["roles"]["causal L=3 (prev)"] == "compare"
+    assert back["splits"]["test"]["causal L=5"]["LVE_1e-5m2"] == 1.4
+    png = tmp_path / "q.png"
+    plot_latency_curve(back, png)
+    assert png.stat().st_size > 1000

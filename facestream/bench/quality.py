@@ -16,7 +16,8 @@ def default_eval_path() -> Path:
 
 
 def bench_quality(path: str | Path | None = None) -> dict:
-    """-> {source, splits: {split: [{model, latency_ms, LVE_1e-5m2, lip_mean_mm}]}}."""
+    """-> {source, splits: {split: [{model, latency_ms, LVE_1e-5m2, lip_mean_mm}]}, roles:
+    {model: what it is in the evaluation (baseline, sweep, compare, shipped, ...)}}."""
     path = Path(path) if path is not None else default_eval_path()
     if not path.exists():
         return {"skipped": f"no evaluation at {path}: run `facestream eval --json` first"}
@@ -32,7 +33,8 @@ def bench_quality(path: str | Path | None = None) -> dict:
             rows.append({"model": model, "latency_ms": None if lat is None else float(lat),
                          **{k: float(m[k]) for k in METRICS if k in m}})
         splits[split] = rows
-    return {"source": str(path), "metrics": METRICS, "splits": splits}
+    return {"source": str(path), "metrics": METRICS, "splits": splits,
+            "roles": dict(data.get("roles", {}))}
 
 
 def as_eval_results(quality: dict) -> dict:
@@ -43,4 +45,4 @@ def as_eval_results(quality: dict) -> dict:
         for r in rows:
             latency[r["model"]] = r["latency_ms"]
             splits[split][r["model"]] = {k: r[k] for k in METRICS if k in r}
-    return {"latency_ms": latency, "splits": splits}
+    return {"latency_ms": latency, "splits": splits, "roles": dict(quality.get("roles", {}))}

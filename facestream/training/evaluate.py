@@ -567,6 +567,9 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", default="build/corpus")
     ap.add_argument("--model", action="append", default=[], help="causal checkpoint (repeatable)")
     ap.add_argument("--offline", action="append", default=[], help="offline checkpoint")
+    ap.add_argument("--compare", action="append", default=[], help="a checkpoint to show beside "
+                    "the shipped one, not as a point of the look-ahead sweep: e.g. an earlier "
+                    "shipped model (repeatable)")
     ap.add_argument("--shipped", help="the shipped model's checkpoint, shown apart from the sweep")
     ap.add_argument("--onnx", action="append", default=[], help="an exported .onnx model run by "
                     "onnxruntime, e.g. an int8 variant beside its float original (repeatable)")
@@ -594,6 +597,9 @@ def main(argv=None) -> int:
     preds += [TorchPredictor(p) for p in args.model + args.offline]
     roles = {p.name: "baseline" for p in preds[:3]}
     roles.update({p.name: "offline" if p.offline else "sweep" for p in preds[3:]})
+    for path in args.compare:
+        preds.append(TorchPredictor(path))
+        roles[preds[-1].name] = "compare"
     for path in args.onnx:
         preds.append(OnnxPredictor(path))
         roles[preds[-1].name] = "exported"
