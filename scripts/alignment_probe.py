@@ -18,8 +18,9 @@ import argparse
 import numpy as np
 
 from closure_probe import OTHER, auc
+from facestream import vocab
 
-FRAME_MS = 10.0
+FRAME_MS = 1000.0 / vocab.INTERNAL_FPS
 
 
 def segment_frames(ph) -> int:
@@ -72,8 +73,9 @@ def auc_table(corpus_root: str, checkpoint: str, limit: int) -> list[str]:
             c = phone_class(ph.phone)
             if c != "bilabial" and c not in OTHER:
                 continue
-            t = min(int((ph.start + ph.end) / 2 * 100), T - 1)
-            lo, hi = max(0, int(ph.start * 100) - 2), min(T, int(np.ceil(ph.end * 100)) + 2)
+            fps = vocab.INTERNAL_FPS
+            t = min(int((ph.start + ph.end) / 2 * fps), T - 1)
+            lo, hi = max(0, int(ph.start * fps) - 2), min(T, int(np.ceil(ph.end * fps)) + 2)
             if c == "bilabial":
                 k = segment_frames(ph)
                 if k <= 1:

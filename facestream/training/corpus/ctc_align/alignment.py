@@ -40,18 +40,17 @@ def viterbi(emit: np.ndarray, states: list[int], optional: list[bool],
     m = max(1, min(int(min_frames), T // max(need, 1)))
     # Each state that cannot be skipped becomes m chained copies: the path enters the first,
     # must step through the others, and may stay only in the last.
-    copies = np.where(np.asarray(optional, dtype=bool), 1, m)
+    opt = np.asarray(optional, dtype=bool)
+    copies = np.where(opt, 1, m)
     owner = np.repeat(np.arange(N), copies)  # expanded state -> state
     last = np.cumsum(copies) - 1  # each state's last copy
     first = last - copies + 1
     K = len(owner)
     stay_ok = np.zeros(K, dtype=bool)
     stay_ok[last] = True
-    skip_ok = np.zeros(K, dtype=bool)  # the first copy of j may come from j-2 when j-1 is optional
-    opt = np.asarray(optional, dtype=bool)
-    for j in range(2, N):
-        if opt[j - 1]:
-            skip_ok[first[j]] = True  # j-1 optional has one copy: k-2 is the last of j-2
+    # the first copy of j may come from j-2 when j-1 is optional (one copy: k-2 is j-2's last)
+    skip_ok = np.zeros(K, dtype=bool)
+    skip_ok[first[2:][opt[1:-1]]] = True
     e = emit[:, np.asarray(states)[owner]]  # T x K
     neg = -np.inf
     score = np.full(K, neg)
