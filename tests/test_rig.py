@@ -118,6 +118,25 @@ def test_labiodentals_bring_the_lower_lip_to_the_upper_teeth(head):
             assert d[1] < d[0] - 2e-3, (f, v, d)
 
 
+def test_labiodentals_leave_the_incisors_showing_between_the_lips(head):
+    """/f v/: lower lip at the incisors' edge, upper lip lifted, so the lips are about as far
+    apart as real upper incisors show at rest (1.9-3.4 mm, Vig & Brundo 1978): never closed
+    (under 1 mm), whatever the speaker or the neighbouring vowels."""
+    rng = np.random.default_rng(3)
+    gaps = []
+    for _ in range(40):
+        style = rig.ArticulationStyle.sample(rng)
+        v1, v2 = rng.choice(["aa", "iy", "uw", "ah", "ow", "er"], 2)
+        ph = seq(("sil", 150), (v1, 120), (rng.choice(["f", "v"]), int(rng.uniform(50, 120))),
+                 (v2, 120), ("sil", 150))
+        art = rig.articulate(ph, style=style, rng=rng)
+        f = centre_frame(ph[2])
+        gaps.append(metrics.lip_gap(head, mesh(head, art.arkit[f:f + 1], art.jaw[f:f + 1]))[0])
+    gaps = np.array(gaps) * 1e3
+    assert gaps.min() > 1.0, gaps.round(2)
+    assert 1.9 <= np.median(gaps) <= 3.4, gaps.round(2)
+
+
 def test_silence_returns_to_rest(head):
     ph = seq(("sil", 400), ("uw", 150), ("m", 70), ("aa", 150), ("sil", 700), ("iy", 150),
               ("f", 80), ("sil", 300))

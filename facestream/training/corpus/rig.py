@@ -161,12 +161,17 @@ CENTRE_HOLD = 0.012  # s
 # How the labiodental contact is made: the jaw within LABIODENTAL_JAW, mouthRollLower at
 # least LABIODENTAL_TUCK, protrusion cut by LABIODENTAL_UNROUND (pucker pulls the lower lip
 # off the teeth: +1.5 mm per 0.2), the lower lip not pulled down (metrics.lip_to_upper_teeth
-# is 0.5-2 mm there, against 6 mm at rest).
+# is 0.5-2 mm there, against 6 mm at rest), and mouthUpperUp at least LABIODENTAL_UPPER.
+# With the lower lip at the incisors' edge the lips are as far apart as the upper incisors
+# show below the upper lip: 1.9 mm (men) and 3.4 mm (women) at rest (Vig & Brundo 1978).
+# The default head shows 0.8 mm; mouthUpperUp 0.4 raises the lip to 2.7 mm (docs/rig.md).
 LABIODENTAL_JAW = (0.06, 0.10)
 LABIODENTAL_TUCK = 0.9
 LABIODENTAL_UNROUND = 0.9
+LABIODENTAL_UPPER = 0.4
 _ROUNDERS = [vocab.ARKIT_INDEX[n] for n in ("mouthPucker", "mouthFunnel")]
 _LOWER_DOWN = [vocab.ARKIT_INDEX[n] for n in ("mouthLowerDownLeft", "mouthLowerDownRight")]
+_UPPER_UP = [vocab.ARKIT_INDEX[n] for n in ("mouthUpperUpLeft", "mouthUpperUpRight")]
 
 
 def viseme_class(p: phonemes.Phone) -> str:
@@ -450,8 +455,8 @@ def enforce_contacts(arkit: np.ndarray, closure: np.ndarray,
     contact in [0, 1] or None -> T x K (a new array). For closure the jaw is held at most
     JAW_AT_CLOSURE open, the shapes that part the lips fade out and mouthClose lifts the
     lower lip onto the upper by as much as the remaining jaw opening takes. For the
-    labiodental contact the jaw goes within LABIODENTAL_JAW, the lower lip tucks and
-    protrusion yields."""
+    labiodental contact the jaw goes within LABIODENTAL_JAW, the lower lip tucks,
+    protrusion yields and the upper lip lifts to show the incisors (LABIODENTAL_UPPER)."""
     out = np.array(arkit, dtype=np.float32, copy=True)
     j = vocab.ARKIT_INDEX["jawOpen"]
     if labiodental is not None:
@@ -462,6 +467,7 @@ def enforce_contacts(arkit: np.ndarray, closure: np.ndarray,
         out[:, roll] = np.maximum(out[:, roll], f[:, 0] * LABIODENTAL_TUCK)
         out[:, _ROUNDERS] *= 1 - LABIODENTAL_UNROUND * f
         out[:, _LOWER_DOWN] *= 1 - f
+        out[:, _UPPER_UP] = np.maximum(out[:, _UPPER_UP], f * LABIODENTAL_UPPER)
     return np.clip(close_lips(out, closure), 0.0, 1.0)
 
 
