@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from .build import BuildConfig
     from .store import DEFAULT_REAL_SOURCES, REAL_SOURCES
     p = sub.add_parser("data", help="build and inspect the training corpus")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION")
@@ -21,9 +22,10 @@ def add_parser(sub) -> None:
                         f"{','.join(REAL_SOURCES)} (default: %(default)s, the shipped model's)")
     b.add_argument("--no-real", action="store_true", help="leave out recorded human speech")
     b.add_argument("--no-asterisk", action="store_true", help="leave out the Asterisk prompts")
-    b.add_argument("--min-phone-frames", type=int, default=1,
+    b.add_argument("--min-phone-frames", type=int, default=BuildConfig.min_phone_frames,
                    help="shortest phone the CTC aligner (non-English real speech) may give, in "
-                        "10 ms frames (BuildConfig.min_phone_frames; 1: the recipe's)")
+                        "10 ms frames (BuildConfig.min_phone_frames; default: %(default)s, the "
+                        "recipe's)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
     b.add_argument("--redo", default="", help="comma-separated job ids or shell patterns to "
