@@ -163,7 +163,8 @@ CENTRE_HOLD = 0.012  # s
 # off the teeth: +1.5 mm per 0.2), the lower lip not pulled down (metrics.lip_to_upper_teeth
 # is 0.5-2 mm there, against 6 mm at rest), and mouthUpperUp at least LABIODENTAL_UPPER.
 # With the lower lip at the incisors' edge the lips are as far apart as the upper incisors
-# show below the upper lip: 1.9 mm (men) and 3.4 mm (women) at rest (Vig & Brundo 1978).
+# show below the upper lip: about 1.9 mm (men) and 3.4 mm (women) at rest (Vig & Brundo
+# 1978, read from memory; Miron et al. 2012 confirm the 1.8 mm sex difference).
 # The default head shows 0.8 mm; mouthUpperUp 0.4 raises the lip to 2.7 mm (docs/rig.md).
 LABIODENTAL_JAW = (0.06, 0.10)
 LABIODENTAL_TUCK = 0.9
