@@ -127,3 +127,64 @@ def test_build_workers_get_their_share_of_the_cores():
             "_one_thread_each(1); print(torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1"]
+
+
+def _children(pid):
+    """PIDs whose parent is `pid` (Linux /proc)."""
+    import glob
+    out = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.split("/")[2]))
+    return out
+
+
+def test_a_terminated_build_stops_its_workers(tmp_path):
+    """SIGTERM to `build` stops the pool's workers with it: left running, they finished their
+    jobs into the corpus directory after the build was gone (and into a new build at the same
+    path), and the new build refused those jobs as already complete."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from facestream.training.corpus import debian_voices
+    pytest.importorskip("torch")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    voices = [v for v in ("klettres-es", "klettres-en-gb", "klettres-it", "klettres-fr")
+              if v in debian_voices.installed_voices()]  # jobs of 20-50 s each
+    if len(voices) < 2:
+        pytest.skip("klettres-data not installed (make data-deps)")
+    code = ("from facestream.training.corpus.build import BuildConfig, build\n"
+            f"build({str(tmp_path / 'c')!r}, BuildConfig(engines=(), real_voices={tuple(voices)!r}), "
+            "workers=2, progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline, workers = time.monotonic() + 60, []
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(_children(proc.pid)) >= 2:  # the pool's workers (and a resource tracker)
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)  # into their jobs
+        workers = _children(proc.pid)
+        assert proc.poll() is None and len(workers) >= 2, "the build's pool did not start"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+        deadline = time.monotonic() + 3  # terminate() is immediate; a job takes 20 s or more
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            alive = [w for w in alive if os.path.exists(f"/proc/{w}")
+                     and open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+            time.sleep(0.1)
+        assert not alive, f"workers {alive} outlived the terminated build"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -20,10 +20,13 @@ done, so a killed build resumes where it stopped and the same seed gives the sam
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing as mp
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -326,6 +329,28 @@ def plan_jobs(cfg: BuildConfig) -> list[tuple[str, str]]:
     return jobs + [("real", n) for n in real]
 
 
+class _BuildInterrupted(SystemExit):
+    """Raised in the building thread by SIGTERM, so the pool's workers are stopped with it."""
+
+
+@contextlib.contextmanager
+def _terminate_on_sigterm():
+    """While building in the main thread, SIGTERM unwinds the build like Ctrl-C does (the
+    default handler kills this process alone and leaves the pool's workers running)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise _BuildInterrupted(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, workers: int = 0,
           progress: bool = True) -> dict:
     """Build (or resume) the corpus at `root`. Returns a report of the jobs run this time."""
@@ -342,23 +367,33 @@ def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, worke
     # most recordings first: FOTAQ's one job (~50 min of a core) must not start last.
     size = {name: len(real_prompts(name)) for kind, name in jobs if kind == "real"}
     args.sort(key=lambda a: (a[0] != "real", -size.get(a[2], 0)))
-    if workers == 1:
-        results = map(_run, args)
-    else:
-        ctx = mp.get_context("spawn")
-        pool = ctx.Pool(workers, maxtasksperchild=8, initializer=_one_thread_each,
-                        initargs=(max(1, (os.cpu_count() or 1) // workers),))
-        results = pool.imap_unordered(_run, args)
-    total_s = 0.0
-    for i, rep in enumerate(results, 1):
-        reports.append(rep)
-        total_s += rep.get("seconds", 0.0)
-        if progress:
-            el = time.perf_counter() - t0
-            msg = rep.get("error") or f"{rep['utterances']} utts, {rep['seconds'] / 60:.1f} min"
-            print(f"[{i}/{len(args)}] {rep['job']}: {msg}  ({total_s / 3600:.2f} h in {el / 60:.1f} min)",
-                  flush=True)
-    if workers != 1:
+    pool, total_s = None, 0.0
+    with _terminate_on_sigterm():
+        try:
+            if workers == 1:
+                results = map(_run, args)
+            else:
+                ctx = mp.get_context("spawn")
+                pool = ctx.Pool(workers, maxtasksperchild=8, initializer=_one_thread_each,
+                                initargs=(max(1, (os.cpu_count() or 1) // workers),))
+                results = pool.imap_unordered(_run, args)
+            for i, rep in enumerate(results, 1):
+                reports.append(rep)
+                total_s += rep.get("seconds", 0.0)
+                if progress:
+                    el = time.perf_counter() - t0
+                    msg = rep.get("error") or f"{rep['utterances']} utts, {rep['seconds'] / 60:.1f} min"
+                    print(f"[{i}/{len(args)}] {rep['job']}: {msg}  ({total_s / 3600:.2f} h in "
+                          f"{el / 60:.1f} min)", flush=True)
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM, an error here): stop the workers too. Left alone
+            # they finish their jobs and record them in the corpus, even one deleted and
+            # rebuilt at the same path meanwhile. Their unfinished shards are redone on resume.
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            raise
+    if pool is not None:
         pool.close()
         pool.join()
     return {"root": root, "jobs_run": len(args), "skipped_done": len(done),
