@@ -329,10 +329,6 @@ def plan_jobs(cfg: BuildConfig) -> list[tuple[str, str]]:
     return jobs + [("real", n) for n in real]
 
 
-class _BuildInterrupted(SystemExit):
-    """Raised in the building thread by SIGTERM, so the pool's workers are stopped with it."""
-
-
 @contextlib.contextmanager
 def _terminate_on_sigterm():
     """While building in the main thread, SIGTERM unwinds the build like Ctrl-C does (the
@@ -342,7 +338,7 @@ def _terminate_on_sigterm():
         return
 
     def stop(signum, frame):
-        raise _BuildInterrupted(128 + signum)
+        raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
