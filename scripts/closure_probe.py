@@ -7,6 +7,7 @@ band, GSM 06.10 via sox) it reports
     alveolar and velar consonants: how well the classifier separates them at all (1 = always,
     0.5 = chance); no gate can do better than what this allows;
   * the median probability at bilabial and at other consonant centres;
+  * the same AUC against each class alone (classes with 10+ centres; nan otherwise);
   * closure of the decoded face within +-0, 20, 40, 80 ms of each aligned /p b m/: whether
     the misses are timing (alignment or the model's lead) or missing closures.
 
@@ -53,7 +54,8 @@ def probe(pred, mh, seqs) -> dict:
     from facestream import vocab
     from facestream.contract import OUT_CLOSURE
     from facestream.training.evaluate import CLOSED_MM, phone_class, stream_raw
-    pos, neg, pmax = [], [], []
+    pos, neg = [], []
+    neg_by_class = {c: [] for c in OTHER}
     by_context = {}  # (phone, what precedes it) -> closure probabilities at its centres
     within = dict.fromkeys(WINDOWS_FRAMES, 0)
     centre_closed, shut = 0, {c: [0, 0] for c in OTHER}  # class -> [shut, count]
@@ -76,11 +78,14 @@ def probe(pred, mh, seqs) -> dict:
                     within[w] += bool(gap[a:max(a + 1, min(hi + w, T))].min() < CLOSED_MM)
             elif c in OTHER:
                 neg.append(p[t])
+                neg_by_class[c].append(p[t])
                 shut[c][0] += bool(gap[t] < CLOSED_MM)
                 shut[c][1] += 1
     n = max(1, len(pos))
     false = {c: a / b for c, (a, b) in shut.items() if b >= 10}  # classes with 10+ centres
     return {"sequences": len(seqs), "bilabials": len(pos), "auc": auc(pos, neg),
+            "auc_by_class": {c: auc(pos, v) if len(v) >= 10 else float("nan")
+                             for c, v in neg_by_class.items()},
             "p_bilabial": float(np.median(pos)) if pos else float("nan"),
             "p_other": float(np.median(neg)) if neg else float("nan"),
             "closed_within_ms": {10 * w: v / n for w, v in within.items()},
@@ -133,8 +138,9 @@ def main(argv=None) -> int:
                         ("test, GSM 06.10", gsm)):
             groups[name] = [dataclasses.replace(s, audio=f(s.audio)) for s in groups["test"]]
     print("| split | sequences | bilabials | AUC bilabial vs other consonants | median p bilabial / other | "
-          "closed within ±0 / 20 / 40 / 80 ms | closed at centre | worst false closure (class) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "closed within ±0 / 20 / 40 / 80 ms | closed at centre | worst false closure (class) | "
+          "AUC vs " + " / ".join(OTHER) + " |")
+    print("|---|---|---|---|---|---|---|---|---|")
     contexts = {}
     for name, group in groups.items():
         r = probe(pred, mh, group)
@@ -142,7 +148,8 @@ def main(argv=None) -> int:
         w = " / ".join(f"{v:.2f}" for v in r["closed_within_ms"].values())
         print(f"| {name} | {r['sequences']} | {r['bilabials']} | {r['auc']:.3f} | "
               f"{r['p_bilabial']:.2f} / {r['p_other']:.2f} | {w} | {r['closure_centre']:.2f} | "
-              f"{r['worst_false'][1]:.2f} ({r['worst_false'][0]}) |", flush=True)
+              f"{r['worst_false'][1]:.2f} ({r['worst_false'][0]}) | "
+              + " / ".join(f"{v:.3f}" for v in r["auc_by_class"].values()) + " |", flush=True)
     if args.by_context:
         print("\n| split | phone | after | count | median p | AUC vs other consonants |")
         print("|---|---|---|---|---|---|")

@@ -93,6 +93,34 @@ def test_bilabial_labels():
         load_config(None, ["closure_label=nope"])
 
 
+def test_labiodental_extra_weights_only_the_fv_frames_of_the_closure_loss():
+    """loss.labiodental_extra adds BCE weight at /f v/ frames (the classifier's hard negatives)
+    and nowhere else; 0 (the default) leaves the loss as it was."""
+    import torch
+    from dataclasses import replace
+    from facestream.engine.head import load_head
+    from facestream.training.phonemes import PHONE_INDEX
+    from facestream.training.train import (TrainConfig, VertexLoss, bilabial_labels, compute_losses,
+                                           labiodental_labels)
+    ids = np.array([PHONE_INDEX[p] for p in ("sil", "f", "aa", "m", "v", "aa")])
+    assert labiodental_labels(ids).tolist() == [0, 1, 0, 0, 1, 0]
+    n = len(ids)
+    zeros = {"arkit": torch.zeros(1, n, 52), "jaw": torch.zeros(1, n, 3), "neck": torch.zeros(1, n, 3)}
+    pred = dict(zeros, closure=torch.full((1, n), 0.3))
+    tgt = dict(zeros, bilabial=torch.from_numpy(bilabial_labels(ids))[None],
+               labiodental=torch.from_numpy(labiodental_labels(ids))[None])
+    mask = torch.ones(1, n)
+    vl = VertexLoss(load_head(), n_face=10)
+    cfg = TrainConfig()
+    bce = lambda c: compute_losses(pred, tgt, mask, vl, c)[1]["closure_bce"]  # noqa: E731
+    base = bce(cfg)
+    more = bce(replace(cfg, loss=replace(cfg.loss, labiodental_extra=2.0)))
+    # 5 speech frames (silence is left out); 2 of them /f v/ with p = 0.3 of a closure
+    assert more - base == pytest.approx(2.0 * 2 * -np.log(0.7) / 5, rel=1e-5)
+    tgt.pop("labiodental")  # batches without the labels (old callers) train as before
+    assert bce(replace(cfg, loss=replace(cfg.loss, labiodental_extra=2.0))) == pytest.approx(base)
+
+
 def test_real_weight_draws_recorded_speech_more_often():
     """real_weight scales the chance of a recorded clip per second of audio; synthetic stays 1."""
     from facestream.training.train import TrainConfig, WindowSampler

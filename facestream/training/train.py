@@ -33,7 +33,7 @@ from ..formats import float_to_pcm16, pcm16_to_float
 from .checkpoint import load_checkpoint, save_checkpoint
 from .network import StreamingFaceNet, ModelConfig, make_cond, vtlp_bins
 from .face import FaceSubset, delay, jaw_pose, sample_face
-from .phonemes import BILABIALS, INVENTORY, SILENCE
+from .phonemes import BILABIALS, INVENTORY, LABIODENTALS, SILENCE
 
 MM_PER_M = 1000.0
 _EPS = 1e-5  # the lips-closed probability is clamped to [eps, 1 - eps] inside the BCE
@@ -50,6 +50,9 @@ class LossWeights:
     arkit_velocity: float = 10.0  # ARKit weights/frame against vertex mm/frame inside velocity
     closure: float = 2.0  # BCE of the lips-closed output (see TrainConfig.closure_label)
     closed_extra: float = 1.0  # extra BCE weight on the closed frames (recall of closures)
+    # extra BCE weight on /f v/ frames (phone labels only): the lip-to-teeth contact is the
+    # open class most easily heard as a closure, so these are the classifier's hard negatives
+    labiodental_extra: float = 0.0
     neck: float = 0.3  # L1 on the neck pose (rad)
 
 
@@ -227,9 +230,17 @@ _PHONE_LABEL = np.array([1.0 if p.symbol in BILABIALS else -1.0 if p.symbol == S
                          for p in INVENTORY], np.float32)
 
 
+_LABIODENTAL = np.array([p.symbol in LABIODENTALS for p in INVENTORY], np.float32)
+
+
 def bilabial_labels(phone_ids: np.ndarray) -> np.ndarray:
     """T phone indices (phonemes.INVENTORY) -> T labels: 1 bilabial, 0 other speech, -1 silence."""
     return _PHONE_LABEL[np.asarray(phone_ids, np.int64)]
+
+
+def labiodental_labels(phone_ids: np.ndarray) -> np.ndarray:
+    """T phone indices -> T labels: 1 inside /f v/ (and other labiodentals), else 0."""
+    return _LABIODENTAL[np.asarray(phone_ids, np.int64)]
 
 
 class WindowSampler:
@@ -238,7 +249,8 @@ class WindowSampler:
     Each clip: audio (S,) float32/int16 at 16 kHz and targets with T frames (100 fps).
     A batch: audio B x (N*HOP), arkit B x N x K, jaw/neck B x N x 3, emotion B x N x E,
     intensity B x N, mask B x N (0 on warm-up frames of windows starting mid-utterance),
-    bilabial B x N (`bilabial_labels` of the frames' phones).
+    bilabial B x N (`bilabial_labels` of the frames' phones), labiodental B x N
+    (`labiodental_labels`).
     """
 
     def __init__(self, clips: list[dict], cfg: TrainConfig, augmenter=None, rng=None):
@@ -256,7 +268,9 @@ class WindowSampler:
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
         n, hop = self.n, vocab.HOP_SAMPLES
-        out = {k: [] for k in ("audio", "arkit", "jaw", "neck", "emotion", "intensity", "mask", "bilabial")}
+        keys = ("audio", "arkit", "jaw", "neck", "emotion", "intensity", "mask", "bilabial",
+                "labiodental")
+        out = {k: [] for k in keys}
         for ci in self.rng.choice(len(self.clips), size=size, p=self.p):
             c = self.clips[ci]
             t_len = len(c["arkit"])
@@ -276,6 +290,7 @@ class WindowSampler:
                 out[k].append(np.asarray(c[k][frames], dtype=np.float32))
             out["mask"].append(valid)
             out["bilabial"].append(bilabial_labels(c["phone_ids"][frames]))
+            out["labiodental"].append(labiodental_labels(c["phone_ids"][frames]))
         return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}
 
 
@@ -327,12 +342,15 @@ def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cf
     if cfg.closure_label == "phones" and "bilabial" in tgt:
         closed = (tgt["bilabial"] > 0).float()
         cmask = mask * (tgt["bilabial"] >= 0).float()
+        hard = tgt["labiodental"] if "labiodental" in tgt else torch.zeros_like(closed)
     else:
         closed = (vl.lip_gap(vt) < cfg.closed_mm / MM_PER_M).float()
         cmask = mask
+        hard = torch.zeros_like(closed)
     bce = torch.nn.functional.binary_cross_entropy(pred["closure"].clamp(_EPS, 1 - _EPS), closed,
                                                    reduction="none")
-    clos = (bce * (1 + w.closed_extra * closed) * cmask).sum() / cmask.sum().clamp(min=1)
+    weight = 1 + w.closed_extra * closed + w.labiodental_extra * hard
+    clos = (bce * weight * cmask).sum() / cmask.sum().clamp(min=1)
     neck = ((pred["neck"] - tgt["neck"]).abs().mean(-1) * mask).sum() / denom
     total = w.vertex * vert + w.param * param + w.velocity * vel + w.closure * clos + w.neck * neck
     return total, {"total": total.item(), "vertex_mm": vert.item(), "param": param.item(),
@@ -343,7 +361,8 @@ def shift_for_lookahead(batch: dict, lookahead: int) -> tuple[dict, torch.Tensor
     """Output step t describes frame t - L: align targets and conditioning accordingly.
 
     -> (targets B x N x ..., cond B x N x (E+1), mask B x N) all indexed by output step."""
-    tgt = {k: delay(batch[k], lookahead) for k in ("arkit", "jaw", "neck", "bilabial") if k in batch}
+    tgt = {k: delay(batch[k], lookahead) for k in ("arkit", "jaw", "neck", "bilabial", "labiodental")
+           if k in batch}
     cond = make_cond(delay(batch["emotion"], lookahead), delay(batch["intensity"], lookahead))
     mask = delay(batch["mask"], lookahead).clone()
     mask[:, :lookahead] = 0
