@@ -128,3 +128,56 @@ def test_build_workers_get_their_share_of_the_cores():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1"]
 
+
+
+_BLOCKING_JOBS = '''
+import os, sys, time
+from facestream.training.corpus.build import run_jobs
+
+def job(folder):
+    open(os.path.join(folder, f"started.{os.getpid()}"), "w").close()
+    while True:  # a job that never ends: the worker is surely mid-job when the build is stopped
+        time.sleep(0.05)
+
+if __name__ == "__main__":
+    run_jobs(job, [sys.argv[1]] * 4, 2, print)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_terminated_build_takes_its_workers_with_it(tmp_path):
+    """SIGTERM to a build (what `kill` and service managers send) stops the pool's workers
+    mid-job too: left running they finish their jobs into the corpus directory."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "blocking_build.py"
+    script.write_text(_BLOCKING_JOBS)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    pids = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(pids) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            pids = [int(p.name.split(".")[1]) for p in tmp_path.glob("started.*")]
+        assert len(pids) == 2, "the two workers never started their jobs"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        deadline = time.monotonic() + 10
+        while any(map(_alive, pids)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, pids)), "a worker outlived the terminated build"
+    finally:
+        proc.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

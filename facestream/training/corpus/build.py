@@ -347,6 +347,35 @@ def _terminate_on_sigterm():
         signal.signal(signal.SIGTERM, previous)
 
 
+def run_jobs(fn, args: list, workers: int, on_result, initializer=None, initargs=()) -> None:
+    """on_result(fn(a)) for each a of args, as they finish (any order), fn run in `workers`
+    spawn processes (1: here, in order). fn must be importable by name (spawn pickles it so).
+
+    Interrupted (Ctrl-C, SIGTERM while in the main thread, an error in on_result), the workers
+    are terminated before the exception goes on: left alone they would finish their jobs and
+    record them in the corpus, even one deleted and rebuilt at the same path meanwhile."""
+    pool = None
+    with _terminate_on_sigterm():
+        try:
+            if workers == 1:
+                results = map(fn, args)
+            else:
+                ctx = mp.get_context("spawn")
+                pool = ctx.Pool(workers, maxtasksperchild=8, initializer=initializer,
+                                initargs=initargs)
+                results = pool.imap_unordered(fn, args)
+            for r in results:
+                on_result(r)
+        except BaseException:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+            raise
+    if pool is not None:
+        pool.close()
+        pool.join()
+
+
 def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, workers: int = 0,
           progress: bool = True) -> dict:
     """Build (or resume) the corpus at `root`. Returns a report of the jobs run this time."""
@@ -363,35 +392,21 @@ def build(root: str | Path, cfg: BuildConfig | None = None, seed: int = 0, worke
     # most recordings first: FOTAQ's one job (~50 min of a core) must not start last.
     size = {name: len(real_prompts(name)) for kind, name in jobs if kind == "real"}
     args.sort(key=lambda a: (a[0] != "real", -size.get(a[2], 0)))
-    pool, total_s = None, 0.0
-    with _terminate_on_sigterm():
-        try:
-            if workers == 1:
-                results = map(_run, args)
-            else:
-                ctx = mp.get_context("spawn")
-                pool = ctx.Pool(workers, maxtasksperchild=8, initializer=_one_thread_each,
-                                initargs=(max(1, (os.cpu_count() or 1) // workers),))
-                results = pool.imap_unordered(_run, args)
-            for i, rep in enumerate(results, 1):
-                reports.append(rep)
-                total_s += rep.get("seconds", 0.0)
-                if progress:
-                    el = time.perf_counter() - t0
-                    msg = rep.get("error") or f"{rep['utterances']} utts, {rep['seconds'] / 60:.1f} min"
-                    print(f"[{i}/{len(args)}] {rep['job']}: {msg}  ({total_s / 3600:.2f} h in "
-                          f"{el / 60:.1f} min)", flush=True)
-        except BaseException:
-            # Interrupted (Ctrl-C, SIGTERM, an error here): stop the workers too. Left alone
-            # they finish their jobs and record them in the corpus, even one deleted and
-            # rebuilt at the same path meanwhile. Their unfinished shards are redone on resume.
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-            raise
-    if pool is not None:
-        pool.close()
-        pool.join()
+    total_s = 0.0
+
+    def report(rep: dict) -> None:
+        nonlocal total_s
+        reports.append(rep)
+        total_s += rep.get("seconds", 0.0)
+        if progress:
+            el = time.perf_counter() - t0
+            msg = rep.get("error") or f"{rep['utterances']} utts, {rep['seconds'] / 60:.1f} min"
+            print(f"[{len(reports)}/{len(args)}] {rep['job']}: {msg}  ({total_s / 3600:.2f} h in "
+                  f"{el / 60:.1f} min)", flush=True)
+
+    # Unfinished shards of an interrupted build are redone on resume.
+    run_jobs(_run, args, workers, report, initializer=_one_thread_each,
+             initargs=(max(1, (os.cpu_count() or 1) // workers),))
     return {"root": root, "jobs_run": len(args), "skipped_done": len(done),
             "hours_added": total_s / 3600, "wall_s": time.perf_counter() - t0,
             "errors": [r for r in reports if "error" in r], "reports": reports}
