@@ -114,11 +114,29 @@ def test_labiodental_extra_weights_only_the_fv_frames_of_the_closure_loss():
     cfg = TrainConfig()
     bce = lambda c: compute_losses(pred, tgt, mask, vl, c)[1]["closure_bce"]  # noqa: E731
     base = bce(cfg)
+    assert "peak_mm" not in compute_losses(pred, tgt, mask, vl, cfg)[1]  # off by default
     more = bce(replace(cfg, loss=replace(cfg.loss, labiodental_extra=2.0)))
     # 5 speech frames (silence is left out); 2 of them /f v/ with p = 0.3 of a closure
     assert more - base == pytest.approx(2.0 * 2 * -np.log(0.7) / 5, rel=1e-5)
     tgt.pop("labiodental")  # batches without the labels (old callers) train as before
     assert bce(replace(cfg, loss=replace(cfg.loss, labiodental_extra=2.0))) == pytest.approx(base)
+
+
+def test_peak_loss_charges_a_damped_mouth_its_missing_opening():
+    """peak_loss: |mean of the widest share of a window's lip gaps, predicted - target| in mm;
+    timing does not matter, amplitude does; masked frames are left out."""
+    import torch
+    from facestream.training.train import peak_loss
+    g = torch.zeros(2, 100)
+    g[:, 10:20] = torch.linspace(0.002, 0.011, 10)  # m: the window's open vowel, 2..11 mm
+    mask = torch.ones(2, 100)
+    assert peak_loss(g, g, mask, 0.1).item() == 0.0
+    assert peak_loss(g.roll(30, 1), g, mask, 0.1).item() == 0.0  # late or early: no charge
+    assert peak_loss(0.6 * g, g, mask, 0.1).item() == pytest.approx(0.4 * 6.5, rel=1e-5)
+    wide = g.clone()
+    wide[:, 50] = 0.05  # a 50 mm opening where the loss must not look
+    mask[:, 50] = 0
+    assert peak_loss(wide, g, mask, 0.1).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_real_weight_draws_recorded_speech_more_often():
