@@ -139,6 +139,33 @@ def test_peak_loss_charges_a_damped_mouth_its_missing_opening():
     assert peak_loss(wide, g, mask, 0.1).item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_the_peak_term_pushes_only_what_opens_a_mouth_in_speech():
+    """VertexLoss.mouth_gap is the lip gap of the full vertices; with openers_only its
+    gradient reaches the jaw and PEAK_OPENERS, not mouthFunnel (which opens lips too)."""
+    import torch
+    from facestream import vocab
+    from facestream.engine.head import load_head
+    from facestream.training.train import VertexLoss
+    vl = VertexLoss(load_head(), n_face=10)
+    torch.manual_seed(0)
+    ark = (torch.rand(2, 5, 52) * 0.3).requires_grad_()
+    jaw = torch.zeros(2, 5, 3)
+    jaw[..., 0] = 0.1
+    jaw.requires_grad_()
+    full = vl.lip_gap(vl.vertices(ark, jaw))
+    assert torch.allclose(vl.mouth_gap(ark, jaw, openers_only=False), full, atol=1e-7)
+    gap = vl.mouth_gap(ark, jaw, openers_only=True)
+    assert torch.allclose(gap, full, atol=1e-7)
+    gap.sum().backward()
+    g = ark.grad.abs().sum((0, 1))
+    assert g[vocab.ARKIT_INDEX["jawOpen"]] > 0 and g[vocab.ARKIT_INDEX["mouthLowerDownLeft"]] > 0
+    assert g[vocab.ARKIT_INDEX["mouthFunnel"]] == 0 and g[vocab.ARKIT_INDEX["mouthClose"]] == 0
+    assert jaw.grad.abs().sum() > 0
+    ark.grad = None
+    vl.mouth_gap(ark, jaw, openers_only=False).sum().backward()
+    assert ark.grad[..., vocab.ARKIT_INDEX["mouthFunnel"]].abs().sum() > 0
+
+
 def test_real_weight_draws_recorded_speech_more_often():
     """real_weight scales the chance of a recorded clip per second of audio; synthetic stays 1."""
     from facestream.training.train import TrainConfig, WindowSampler

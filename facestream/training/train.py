@@ -60,6 +60,11 @@ class LossWeights:
     # this term charges the undershoot of the window's open vowels whatever their timing.
     peak: float = 0.0
     peak_share: float = 0.1
+    # False: the term's gradient reaches only what opens a mouth in speech (the jaw pose and
+    # PEAK_OPENERS); the other shapes count at their predicted values but are not pushed. True:
+    # every shape is pushed, and the network learnt to open by funnelling the lips (mouthFunnel
+    # at twice its targets' mean) with the brows moving too (docs/eval/peak_loss_experiment.md).
+    peak_all_shapes: bool = False
 
 
 @dataclass(frozen=True)
@@ -303,16 +308,29 @@ class WindowSampler:
 # ---- losses -----------------------------------------------------------------------------
 
 
+# The shapes that open a mouth in speech, beside the jaw pose: what the peak term may push.
+PEAK_OPENERS = ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
+                "mouthUpperUpRight")
+
+
 class VertexLoss(torch.nn.Module):
     """Vertex error on a subset of a head (all lip vertices + `n_face` sampled face vertices),
-    skinned by the engine's `TorchHead` with only the jaw posed (`face.FaceSubset`)."""
+    skinned by the engine's `TorchHead` with only the jaw posed (`face.FaceSubset`); and the
+    lip gap alone, from the midline lip vertices only (`mouth_gap`)."""
 
     def __init__(self, head, n_face: int = 150, seed: int = 0):
         super().__init__()
         from ..engine.lbs_torch import TorchHead
+        from ..engine.metrics import mouth_landmarks
         self.subset = FaceSubset(head, sample_face(head, n_face, seed))
         self.face = TorchHead(self.subset.head)
         self.n_lips = len(head.regions["lips"])  # the first n_lips vertices are the lips
+        marks = mouth_landmarks(head)
+        self.mouth = FaceSubset(head, np.concatenate([marks.upper_lip, marks.lower_lip]))
+        self.mouth_face = TorchHead(self.mouth.head)
+        openers = torch.zeros(vocab.NUM_ARKIT, dtype=torch.bool)
+        openers[[vocab.ARKIT_INDEX[n] for n in PEAK_OPENERS]] = True
+        self.register_buffer("openers", openers)
 
     def vertices(self, arkit: torch.Tensor, jaw: torch.Tensor) -> torch.Tensor:
         """arkit B x N x K, jaw B x N x 3 -> B x N x V' x 3 (neck, global, eyes at rest)."""
@@ -320,11 +338,21 @@ class VertexLoss(torch.nn.Module):
         v = self.face(arkit.reshape(b * n, k), jaw_pose(jaw.reshape(b * n, 3)))  # BN x V' x 3
         return v.reshape(b, n, -1, 3)
 
-    def lip_gap(self, verts: torch.Tensor) -> torch.Tensor:
+    def lip_gap(self, verts: torch.Tensor, subset: FaceSubset | None = None) -> torch.Tensor:
         """B x N x V' x 3 -> B x N lip opening (m), as engine.metrics.lip_gap measures it."""
-        up = verts[..., self.subset.up_lip, 1].amin(-1)
-        lo = verts[..., self.subset.lo_lip, 1].amax(-1)
+        subset = subset or self.subset
+        up = verts[..., subset.up_lip, 1].amin(-1)
+        lo = verts[..., subset.lo_lip, 1].amax(-1)
         return (up - lo).clamp(min=0)
+
+    def mouth_gap(self, arkit: torch.Tensor, jaw: torch.Tensor, openers_only: bool) -> torch.Tensor:
+        """arkit B x N x K, jaw B x N x 3 -> B x N lip gap (m). openers_only: gradients reach
+        the jaw and the PEAK_OPENERS shapes only (the other shapes enter as constants)."""
+        if openers_only:
+            arkit = torch.where(self.openers, arkit, arkit.detach())
+        b, n, k = arkit.shape
+        v = self.mouth_face(arkit.reshape(b * n, k), jaw_pose(jaw.reshape(b * n, 3)))
+        return self.lip_gap(v.reshape(b, n, -1, 3), self.mouth)
 
 
 def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cfg: TrainConfig):
@@ -362,7 +390,8 @@ def compute_losses(pred: dict, tgt: dict, mask: torch.Tensor, vl: VertexLoss, cf
     parts = {"total": 0.0, "vertex_mm": vert.item(), "param": param.item(),
              "velocity": vel.item(), "closure_bce": clos.item(), "neck": neck.item()}
     if w.peak:  # (logged only when on: a resumed run's CSV keeps its columns)
-        peak = peak_loss(vl.lip_gap(vp), vl.lip_gap(vt), mask, w.peak_share)
+        gap = vl.mouth_gap(pred["arkit"], pred["jaw"], openers_only=not w.peak_all_shapes)
+        peak = peak_loss(gap, vl.lip_gap(vt), mask, w.peak_share)
         total = total + w.peak * peak
         parts["peak_mm"] = peak.item()
     parts["total"] = total.item()
